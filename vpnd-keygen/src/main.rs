@@ -1,0 +1,3 @@
+//! vpnd-keygen.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The unprivileged network process (arrives with the daemon, issue #3).

@@ -1,0 +1,3 @@
+//! vpnd: the privileged parent (arrives with issue #3).
+
+fn main() {}

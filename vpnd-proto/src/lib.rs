@@ -1,0 +1,1 @@
+//! The configuration, the wire format, the sans-IO session and the IPC messages.
