@@ -1,1 +1,14 @@
 //! The configuration, the wire format, the sans-IO session and the IPC messages.
+//!
+//! Nothing here touches a socket, a file, a clock or a random source: time
+//! and randomness come in as arguments (`clippy.toml` beside this crate keeps
+//! it that way), so every part runs deterministically in tests.
+
+pub mod config;
+pub mod ipc;
+pub mod net;
+pub mod session;
+pub mod time;
+pub mod wire;
+
+pub use time::Timestamp;

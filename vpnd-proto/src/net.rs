@@ -1,0 +1,214 @@
+//! Validated network values: address prefixes and interface names.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a text is not a prefix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    /// No `/` between address and length.
+    #[error("expected ADDRESS/LENGTH")]
+    NoSlash,
+    /// The part before `/` is not an IPv4 or IPv6 address.
+    #[error("not an IPv4 or IPv6 address")]
+    Address,
+    /// The length is not a number, or longer than the address (32 or 128).
+    #[error("prefix length must be 0 to {0}")]
+    Length(u8),
+}
+
+/// An address with a prefix length, as `ADDRESS/LENGTH`. The address keeps
+/// its host bits (`host_addr` needs them); [`Prefix::network`] clears them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Prefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    /// `addr/len`, if `len` fits the address family.
+    pub fn new(addr: IpAddr, len: u8) -> Result<Self, PrefixError> {
+        let max = max_len(&addr);
+        if len > max {
+            return Err(PrefixError::Length(max));
+        }
+        Ok(Prefix { addr, len })
+    }
+
+    /// The address as written (host bits kept).
+    pub const fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub const fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// True for a /0 prefix (the whole address space).
+    pub const fn is_default(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The same prefix with the host bits cleared.
+    pub fn network(&self) -> Prefix {
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
+        };
+        Prefix { addr, len: self.len }
+    }
+
+    /// True when `self` is its own network (no host bits set).
+    pub fn is_network(&self) -> bool {
+        self.network().addr == self.addr
+    }
+}
+
+fn max_len(addr: &IpAddr) -> u8 {
+    if addr.is_ipv4() { 32 } else { 128 }
+}
+
+impl FromStr for Prefix {
+    type Err = PrefixError;
+    fn from_str(s: &str) -> Result<Self, PrefixError> {
+        let (addr, len) = s.split_once('/').ok_or(PrefixError::NoSlash)?;
+        let addr: IpAddr = addr.parse().map_err(|_| PrefixError::Address)?;
+        let max = max_len(&addr);
+        // Digits only: "+8", " 8" and "08x" are not lengths.
+        if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PrefixError::Length(max));
+        }
+        let len: u8 = len.parse().map_err(|_| PrefixError::Length(max))?;
+        Prefix::new(addr, len)
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl fmt::Debug for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Prefix({self})")
+    }
+}
+
+/// Why a text is not an interface name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IfNameError {
+    /// Empty, or longer than the kernel's 15 bytes.
+    #[error("an interface name is 1 to 15 characters")]
+    Length,
+    /// A character other than a letter, digit, `-`, `_` or `.`, or the
+    /// names `.` and `..`.
+    #[error("an interface name has only letters, digits, '-', '_' and '.'")]
+    Character,
+}
+
+/// A network interface name the kernel accepts (IFNAMSIZ - 1 = 15 bytes,
+/// no `/`, no whitespace), so it can go into an argument vector as is.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IfName(String);
+
+impl IfName {
+    /// Longest name the kernel takes.
+    pub const MAX_LEN: usize = 15;
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for IfName {
+    type Err = IfNameError;
+    fn from_str(s: &str) -> Result<Self, IfNameError> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(IfNameError::Length);
+        }
+        let ok = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !ok || s == "." || s == ".." {
+            return Err(IfNameError::Character);
+        }
+        Ok(IfName(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for IfName {
+    type Error = IfNameError;
+    fn try_from(s: String) -> Result<Self, IfNameError> {
+        s.parse()
+    }
+}
+
+impl From<IfName> for String {
+    fn from(n: IfName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for IfName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IfName({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_parse_and_normalise() {
+        let p: Prefix = "198.19.3.2/24".parse().unwrap();
+        assert_eq!(p.to_string(), "198.19.3.2/24");
+        assert_eq!(p.network().to_string(), "198.19.3.0/24");
+        assert!(!p.is_network());
+        let v6: Prefix = "2001:2:0:7::2/64".parse().unwrap();
+        assert_eq!(v6.network().to_string(), "2001:2:0:7::/64");
+        assert_eq!("0.0.0.0/0".parse::<Prefix>().unwrap().network().len(), 0);
+        assert_eq!("::/0".parse::<Prefix>().unwrap().network().to_string(), "::/0");
+        assert_eq!("1.2.3.4/32".parse::<Prefix>().unwrap().network().to_string(), "1.2.3.4/32");
+    }
+
+    #[test]
+    fn bad_prefixes_say_why() {
+        assert_eq!("198.19.3.2".parse::<Prefix>(), Err(PrefixError::NoSlash));
+        assert_eq!("198.19.3/24".parse::<Prefix>(), Err(PrefixError::Address));
+        assert_eq!("198.19.3.0/33".parse::<Prefix>(), Err(PrefixError::Length(32)));
+        assert_eq!("::/129".parse::<Prefix>(), Err(PrefixError::Length(128)));
+        assert_eq!("1.2.3.4/+8".parse::<Prefix>(), Err(PrefixError::Length(32)));
+        assert_eq!("1.2.3.4/".parse::<Prefix>(), Err(PrefixError::Length(32)));
+    }
+
+    #[test]
+    fn interface_names() {
+        assert!("tun0".parse::<IfName>().is_ok());
+        assert!("vpntunnel0".parse::<IfName>().is_ok());
+        assert_eq!("".parse::<IfName>(), Err(IfNameError::Length));
+        assert_eq!("a".repeat(16).parse::<IfName>(), Err(IfNameError::Length));
+        assert_eq!("tun 0".parse::<IfName>(), Err(IfNameError::Character));
+        assert_eq!("../x".parse::<IfName>(), Err(IfNameError::Character));
+        assert_eq!("..".parse::<IfName>(), Err(IfNameError::Character));
+    }
+}
