@@ -44,7 +44,7 @@ impl Prefix {
     }
 
     /// The prefix length.
-    pub const fn len(&self) -> u8 {
+    pub const fn prefix_len(&self) -> u8 {
         self.len
     }
 
@@ -61,11 +61,16 @@ impl Prefix {
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.len)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
                 IpAddr::V6((u128::from(a) & mask).into())
             }
         };
-        Prefix { addr, len: self.len }
+        Prefix {
+            addr,
+            len: self.len,
+        }
     }
 
     /// True when `self` is its own network (no host bits set).
@@ -186,16 +191,36 @@ mod tests {
         assert!(!p.is_network());
         let v6: Prefix = "2001:2:0:7::2/64".parse().unwrap();
         assert_eq!(v6.network().to_string(), "2001:2:0:7::/64");
-        assert_eq!("0.0.0.0/0".parse::<Prefix>().unwrap().network().len(), 0);
-        assert_eq!("::/0".parse::<Prefix>().unwrap().network().to_string(), "::/0");
-        assert_eq!("1.2.3.4/32".parse::<Prefix>().unwrap().network().to_string(), "1.2.3.4/32");
+        assert_eq!(
+            "0.0.0.0/0"
+                .parse::<Prefix>()
+                .unwrap()
+                .network()
+                .prefix_len(),
+            0
+        );
+        assert_eq!(
+            "::/0".parse::<Prefix>().unwrap().network().to_string(),
+            "::/0"
+        );
+        assert_eq!(
+            "1.2.3.4/32"
+                .parse::<Prefix>()
+                .unwrap()
+                .network()
+                .to_string(),
+            "1.2.3.4/32"
+        );
     }
 
     #[test]
     fn bad_prefixes_say_why() {
         assert_eq!("198.19.3.2".parse::<Prefix>(), Err(PrefixError::NoSlash));
         assert_eq!("198.19.3/24".parse::<Prefix>(), Err(PrefixError::Address));
-        assert_eq!("198.19.3.0/33".parse::<Prefix>(), Err(PrefixError::Length(32)));
+        assert_eq!(
+            "198.19.3.0/33".parse::<Prefix>(),
+            Err(PrefixError::Length(32))
+        );
         assert_eq!("::/129".parse::<Prefix>(), Err(PrefixError::Length(128)));
         assert_eq!("1.2.3.4/+8".parse::<Prefix>(), Err(PrefixError::Length(32)));
         assert_eq!("1.2.3.4/".parse::<Prefix>(), Err(PrefixError::Length(32)));
