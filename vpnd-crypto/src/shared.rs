@@ -44,7 +44,8 @@ impl SharedKey {
     }
 
     /// Opens in place: `buf` is MAC ‖ ciphertext; on success `buf[16..]` is
-    /// the plaintext. On failure the contents of `buf` are unspecified.
+    /// the plaintext. The tag is verified before anything is decrypted, so on
+    /// failure `buf` is unchanged and can be tried under another key.
     pub fn open_in_place(&self, nonce: &Nonce, buf: &mut [u8]) -> Result<(), OpenError> {
         if buf.len() < MAC_BYTES {
             return Err(OpenError);
@@ -97,7 +98,9 @@ mod tests {
         let mut buf = [0u8; 16 + 3];
         k.seal_in_place(&nonce, &mut buf);
         buf[17] ^= 1;
+        let before = buf;
         assert_eq!(k.open_in_place(&nonce, &mut buf), Err(OpenError));
+        assert_eq!(buf, before, "a failed open must leave the buffer as it was");
         assert_eq!(k.open_in_place(&nonce, &mut [0u8; 15]), Err(OpenError));
         let mut empty_text = [0u8; 16];
         k.seal_in_place(&nonce, &mut empty_text);
