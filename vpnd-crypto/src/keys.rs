@@ -3,6 +3,7 @@
 use std::fmt;
 
 use dryoc::classic::crypto_core::crypto_scalarmult_base;
+use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::KEY_BYTES;
@@ -32,7 +33,7 @@ impl From<HexError> for KeyError {
 }
 
 /// A Curve25519 public key. Not secret: `Debug` and `Display` show its hex.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PublicKey([u8; KEY_BYTES]);
 
 impl PublicKey {
@@ -70,7 +71,9 @@ impl fmt::Display for PublicKey {
 }
 
 /// A Curve25519 secret key: zeroized on drop; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// Serializable because the parent hands it to the network process once, in
+/// the start message; nothing else serializes it.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
 pub struct SecretKey([u8; KEY_BYTES]);
 
 impl SecretKey {

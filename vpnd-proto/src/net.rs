@@ -179,6 +179,75 @@ impl fmt::Debug for IfName {
     }
 }
 
+/// Why a text is not a resolver search domain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// Empty, or longer than the 31 bytes the peer-info field holds.
+    #[error("a domain is 1 to {} bytes", ResolvDomain::MAX_LEN)]
+    Length,
+    /// A character other than a letter, digit, `-`, `_` or `.` (a newline
+    /// would inject lines into resolvconf's input: W14).
+    #[error("a domain has only letters, digits, '-', '_' and '.'")]
+    Character,
+}
+
+/// A DNS search domain that fits the peer-info field (31 bytes of text plus
+/// NUL) and is safe to hand to `resolvconf` as a `search` line.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ResolvDomain(String);
+
+impl ResolvDomain {
+    /// Longest domain the peer-info field carries.
+    pub const MAX_LEN: usize = 31;
+
+    /// The domain as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ResolvDomain {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, DomainError> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(DomainError::Length);
+        }
+        let ok = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !ok || s.starts_with('.') || s.contains("..") {
+            return Err(DomainError::Character);
+        }
+        Ok(ResolvDomain(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for ResolvDomain {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        s.parse()
+    }
+}
+
+impl From<ResolvDomain> for String {
+    fn from(d: ResolvDomain) -> String {
+        d.0
+    }
+}
+
+impl fmt::Display for ResolvDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ResolvDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResolvDomain({})", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +293,26 @@ mod tests {
         assert_eq!("::/129".parse::<Prefix>(), Err(PrefixError::Length(128)));
         assert_eq!("1.2.3.4/+8".parse::<Prefix>(), Err(PrefixError::Length(32)));
         assert_eq!("1.2.3.4/".parse::<Prefix>(), Err(PrefixError::Length(32)));
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(
+            "vpnd.test".parse::<ResolvDomain>().unwrap().as_str(),
+            "vpnd.test"
+        );
+        assert!("a".repeat(31).parse::<ResolvDomain>().is_ok());
+        assert_eq!(
+            "a".repeat(32).parse::<ResolvDomain>(),
+            Err(DomainError::Length)
+        );
+        assert_eq!("".parse::<ResolvDomain>(), Err(DomainError::Length));
+        assert_eq!(
+            "a\nnameserver 1.2.3.4".parse::<ResolvDomain>(),
+            Err(DomainError::Character)
+        );
+        assert_eq!("a b".parse::<ResolvDomain>(), Err(DomainError::Character));
+        assert_eq!(".a".parse::<ResolvDomain>(), Err(DomainError::Character));
     }
 
     #[test]
