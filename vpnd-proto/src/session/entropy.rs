@@ -50,6 +50,9 @@ mod tests {
         b.fill(&mut y);
         assert_eq!(x, y);
         assert_ne!(x, [0u8; 13]);
-        assert_ne!(SeededEntropy::new(8).next_u64(), SeededEntropy::new(7).next_u64());
+        assert_ne!(
+            SeededEntropy::new(8).next_u64(),
+            SeededEntropy::new(7).next_u64()
+        );
     }
 }

@@ -17,14 +17,14 @@
 //!    every [`Session::poll_event`], and re-read `poll_timeout`.
 
 mod entropy;
-mod receive;
-mod send;
-mod transitions;
 mod keys;
 mod nonces;
+mod receive;
+mod send;
 mod state;
 mod stats;
 mod timer;
+mod transitions;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -63,10 +63,7 @@ impl SendCounter {
     /// Datagrams sent since the last reset point was written (approximate:
     /// the state dump's "nonces since reset").
     pub(crate) fn since_reset(&self) -> u64 {
-        let ahead = self
-            .reset_point
-            .distance_above(&self.next)
-            .unwrap_or(0);
+        let ahead = self.reset_point.distance_above(&self.next).unwrap_or(0);
         (self.incr + self.incr / 2).saturating_sub(ahead)
     }
 }

@@ -7,7 +7,10 @@ use vpnd_crypto::{Freshness, PublicKey, ReplayRule, SharedKey};
 
 use super::keys::KeyUsed;
 use super::timer::{PEER_INFO_ANSWER_INTERVAL, Timer};
-use super::{DropReason, Entropy, Event, HANDSHAKE_INTERVAL, PREVIOUS_KEY_GRACE, DEAD_AFTER, Session, State, frame_drop, stale_drop};
+use super::{
+    DEAD_AFTER, DropReason, Entropy, Event, HANDSHAKE_INTERVAL, PREVIOUS_KEY_GRACE, Session, State,
+    frame_drop, stale_drop,
+};
 use crate::Timestamp;
 use crate::wire::{self, Message, MessageType, PeerInfo};
 
@@ -210,7 +213,8 @@ impl<E: Entropy> Session<E> {
                 };
                 self.peer_info = Some(info);
                 self.keys.switch_to(new_key);
-                self.timers.set(Timer::PreviousKey, now + PREVIOUS_KEY_GRACE);
+                self.timers
+                    .set(Timer::PreviousKey, now + PREVIOUS_KEY_GRACE);
                 self.enter(now, State::ActiveSlave);
                 Ok(None)
             }

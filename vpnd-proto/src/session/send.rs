@@ -10,7 +10,12 @@ use crate::wire::{self, MessageType, PeerInfo};
 impl<E: Entropy> Session<E> {
     // ----- sending ------------------------------------------------------
 
-    pub(super) fn seal_data(&mut self, now: Timestamp, buf: &mut [u8], len: usize) -> Result<usize, DropReason> {
+    pub(super) fn seal_data(
+        &mut self,
+        now: Timestamp,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<usize, DropReason> {
         if len == 0 || len > wire::MAX_BODY {
             return Err(DropReason::BadPacketSize);
         }
@@ -37,7 +42,13 @@ impl<E: Entropy> Session<E> {
         self.send_under(now, msg_type, body, false);
     }
 
-    pub(super) fn send_under(&mut self, _now: Timestamp, msg_type: MessageType, body: &[u8], retransmit_key: bool) {
+    pub(super) fn send_under(
+        &mut self,
+        _now: Timestamp,
+        msg_type: MessageType,
+        body: &[u8],
+        retransmit_key: bool,
+    ) {
         let Some(dest) = self.peer else { return };
         let nonce = self.next_nonce();
         let key = match (&self.keys.retransmit, retransmit_key) {

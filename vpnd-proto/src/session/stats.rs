@@ -151,7 +151,8 @@ mod tests {
         assert_eq!(s.decrypt_failures, 1);
         assert_eq!(s.bad_nonces, 3);
         assert_eq!(s.drops_of(DropReason::TooShort), 1);
-        let names: std::collections::HashSet<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        let names: std::collections::HashSet<_> =
+            DropReason::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(names.len(), DropReason::ALL.len());
     }
 }

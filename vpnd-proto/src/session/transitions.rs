@@ -113,7 +113,8 @@ impl<E: Entropy> Session<E> {
             }
             State::MasterKeyReady => {
                 self.timers.set(Timer::Handshake, now + HANDSHAKE_INTERVAL);
-                self.timers.set(Timer::PreviousKey, now + PREVIOUS_KEY_GRACE);
+                self.timers
+                    .set(Timer::PreviousKey, now + PREVIOUS_KEY_GRACE);
             }
             State::ActiveMaster | State::ActiveSlave => self.enter_active(now),
         }
@@ -142,7 +143,8 @@ impl<E: Entropy> Session<E> {
         self.send_peer_info(now);
         self.timers.set(Timer::Heartbeat, now + HEARTBEAT_INTERVAL);
         if self.state == State::ActiveMaster {
-            self.timers.set(Timer::KeyAge, now + self.config.max_key_age);
+            self.timers
+                .set(Timer::KeyAge, now + self.config.max_key_age);
         }
     }
 
