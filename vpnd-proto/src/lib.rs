@@ -7,7 +7,7 @@
 pub mod config;
 pub mod ipc;
 pub mod net;
-// pub mod session; (enabled once wire and config land)
+pub mod session;
 pub mod time;
 pub mod wire;
 
