@@ -1,0 +1,141 @@
+//! The configuration: the model of `vpnd.conf`, its parser and its printer.
+//!
+//! Pure: the parser takes the file's text (the parent reads the file), so
+//! every rule is tested without touching a disk.
+
+mod error;
+mod parse;
+mod print;
+mod values;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use vpnd_crypto::{PublicKey, SecretKey};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use parse::parse;
+pub use print::Secrets;
+pub use values::{RemoteHost, StatsPrefix, UserName};
+
+use crate::net::{IfName, Prefix, ResolvDomain};
+
+/// The three roles (PROTOCOL.md "Roles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// One of two site gateways.
+    NetGw,
+    /// The gateway of one roaming client.
+    HostGw,
+    /// The roaming client.
+    Host,
+}
+
+impl Role {
+    /// The name in the configuration file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::NetGw => "net-gw",
+            Role::HostGw => "host-gw",
+            Role::Host => "host",
+        }
+    }
+}
+
+/// The peer's address as configured: a name or a literal, and a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remote {
+    /// `remote_host`.
+    pub host: RemoteHost,
+    /// `remote_port`.
+    pub port: u16,
+}
+
+/// The settings that exist only for one role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleConfig {
+    /// `role: net-gw`.
+    NetGw {
+        /// `remote_host`, `remote_port`.
+        remote: Remote,
+        /// `remote_network`: routed through the tun while the session is up.
+        remote_network: Option<Prefix>,
+    },
+    /// `role: host-gw`.
+    HostGw {
+        /// `local_network`: pushed to the client as its route.
+        local_network: Prefix,
+        /// `host_addr`: the client's address and prefix.
+        host_addr: Prefix,
+        /// `resolv_addr`: the resolver pushed to the client.
+        resolv_addr: Option<IpAddr>,
+        /// `resolv_domain`: the search domain pushed to the client.
+        resolv_domain: Option<ResolvDomain>,
+    },
+    /// `role: host`.
+    Host {
+        /// `remote_host`, `remote_port`.
+        remote: Remote,
+        /// `resolvconf_path`.
+        resolvconf_path: PathBuf,
+    },
+}
+
+/// A whole, valid configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// `role` and the settings only it has.
+    pub role: RoleConfig,
+    /// `device`: the tun interface.
+    pub device: IfName,
+    /// `stats_prefix`: `None` means the host name (the parent fills it in).
+    pub stats_prefix: Option<StatsPrefix>,
+    /// `local_sk`.
+    pub local_sk: SecretKey,
+    /// `local_port`.
+    pub local_port: u16,
+    /// `remote_pk`.
+    pub remote_pk: PublicKey,
+    /// `ip_path` (Linux).
+    pub ip_path: PathBuf,
+    /// `max_key_age`, seconds.
+    pub max_key_age: u32,
+    /// `max_key_packets`.
+    pub max_key_packets: u32,
+    /// `nonce_reset_incr`, datagrams.
+    pub nonce_reset_incr: u32,
+    /// `local_nonce_file`.
+    pub local_nonce_file: PathBuf,
+    /// `remote_nonce_file`.
+    pub remote_nonce_file: PathBuf,
+    /// `user`: the unprivileged user of the network process.
+    pub user: UserName,
+    /// `chroot_dir`: the network process's empty root.
+    pub chroot_dir: PathBuf,
+    /// `stats_path`: the Graphite unix socket.
+    pub stats_path: PathBuf,
+    /// `pid_file`.
+    pub pid_file: PathBuf,
+    /// `mtu`: `None` means from the peer's address family.
+    pub mtu: Option<u16>,
+}
+
+impl Config {
+    /// The role.
+    pub fn role(&self) -> Role {
+        match self.role {
+            RoleConfig::NetGw { .. } => Role::NetGw,
+            RoleConfig::HostGw { .. } => Role::HostGw,
+            RoleConfig::Host { .. } => Role::Host,
+        }
+    }
+
+    /// The configured peer, for the roles that have one.
+    pub fn remote(&self) -> Option<&Remote> {
+        match &self.role {
+            RoleConfig::NetGw { remote, .. } | RoleConfig::Host { remote, .. } => Some(remote),
+            RoleConfig::HostGw { .. } => None,
+        }
+    }
+}
