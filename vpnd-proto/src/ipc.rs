@@ -1,1 +1,211 @@
-//! (in progress)
+//! The messages between the root parent and the unprivileged network
+//! process, and their frame codec (STYLE.md, "The privilege boundary").
+//!
+//! One `SOCK_SEQPACKET` frame carries one message, bincode-encoded. The
+//! child names intents; the parent owns the nouns: no paths, interface
+//! names, argument vectors or free text travel towards the parent. Frames
+//! from the child are untrusted input: [`decode_to_parent`] bounds every
+//! allocation by the frame limit and rejects trailing bytes.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use crate::config::{Config, StatsPrefix};
+use crate::wire::Pushed;
+
+/// The protocol version both sides state in their first message.
+pub const IPC_VERSION: u32 = 1;
+
+/// The largest frame either side sends or accepts. The largest message is
+/// the start message (a configuration is well under 4 KiB); everything
+/// variable inside a message (strings, the pushed domain) is bounded by it,
+/// and [`ResolvDomain`](crate::net::ResolvDomain) caps itself at 31 bytes.
+pub const MAX_FRAME: usize = 16 * 1024;
+
+/// Which nonce file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NonceSlot {
+    /// `local_nonce_file`: a reset point above every nonce sent.
+    Local,
+    /// `remote_nonce_file`: the highest nonce received.
+    Remote,
+}
+
+/// What the network process asks of the parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToParent {
+    /// The first message: the child's IPC version. The parent stops a child
+    /// whose version differs.
+    Hello {
+        /// [`IPC_VERSION`].
+        version: u32,
+    },
+    /// A session began: apply this role's network configuration. The parent
+    /// uses its own configuration for everything but, for role host, the
+    /// pushed values, which it checks again ([`Pushed::validate`] and its
+    /// own policy) and refuses rather than applies when they fail. For the
+    /// other roles `pushed` must be `None`. Allowed once per session.
+    NetworkUp {
+        /// The peer's outer address (the parent picks the MTU from its
+        /// family and, for host, may route the peer outside the tunnel).
+        peer: SocketAddr,
+        /// host: what the gateway pushed, checked by the child already.
+        pushed: Option<Pushed>,
+    },
+    /// The session ended: undo everything `NetworkUp` applied. Only after a
+    /// `NetworkUp`.
+    NetworkDown,
+    /// Write `nonce` to the nonce file of `slot`, atomically. The parent
+    /// owns both paths; for the local slot it refuses a value below the
+    /// one it last wrote (the counter never goes back).
+    PersistNonce {
+        /// Which file.
+        slot: NonceSlot,
+        /// The 24 bytes to write.
+        nonce: [u8; 24],
+    },
+}
+
+/// What the parent tells the network process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToChild {
+    /// The first message; the tun, UDP and stats descriptors travel with it
+    /// (SCM_RIGHTS). Boxed: it is much larger than the others.
+    Start(Box<Start>),
+    /// The last `NetworkUp` was applied.
+    NetworkApplied,
+    /// The last `NetworkUp` was refused; nothing of it is applied.
+    NetworkRefused {
+        /// Why.
+        reason: Refusal,
+    },
+    /// Log the state and every counter (SIGUSR1).
+    DumpState,
+    /// Stop: persist the remote nonce, undo nothing (the parent does), exit.
+    Shutdown,
+}
+
+/// Everything the network process needs to run the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Start {
+    /// [`IPC_VERSION`].
+    pub version: u32,
+    /// The configuration, secret key included (the parent forgets it after
+    /// sending; the frame is wiped).
+    pub config: Config,
+    /// The Graphite prefix: `stats_prefix`, or the host name.
+    pub stats_prefix: StatsPrefix,
+    /// The peer, resolved by the parent; `None` for a host-gw.
+    pub peer: Option<SocketAddr>,
+    /// The local nonce file's value, if it had one.
+    pub local_nonce: Option<[u8; 24]>,
+    /// The remote nonce file's value (zero when absent).
+    pub remote_nonce: [u8; 24],
+    /// The Unix time at start, seconds (the child's nonce counter uses it).
+    pub unix_time: u64,
+}
+
+/// Why the parent refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// A pushed value failed the parent's checks.
+    PushedValue {
+        /// The parent's message: field, value, reason.
+        message: String,
+    },
+    /// A command the request needed failed; everything was rolled back.
+    CommandFailed {
+        /// The command and its error.
+        message: String,
+    },
+}
+
+/// Why a frame is not a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpcError {
+    /// A frame of no bytes.
+    #[error("empty frame")]
+    Empty,
+    /// A frame over [`MAX_FRAME`].
+    #[error("frame of {0} bytes is over the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    /// Bytes that do not decode to a message.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// A message followed by more bytes.
+    #[error("{trailing} trailing bytes after a {used}-byte message")]
+    Trailing {
+        /// Bytes the message used.
+        used: usize,
+        /// Bytes after it.
+        trailing: usize,
+    },
+    /// A message that cannot be encoded within the limit.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+}
+
+/// An encoded message, wiped when dropped (a start frame holds the secret
+/// key).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Frame(Vec<u8>);
+
+impl Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+fn codec() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_FRAME>()
+}
+
+/// Encodes a message into one frame.
+pub fn encode<T: Serialize>(msg: &T) -> Result<Frame, IpcError> {
+    let bytes =
+        bincode::serde::encode_to_vec(msg, codec()).map_err(|e| IpcError::Encode(e.to_string()))?;
+    if bytes.len() > MAX_FRAME {
+        let len = bytes.len();
+        drop(Frame(bytes));
+        return Err(IpcError::TooLarge(len));
+    }
+    Ok(Frame(bytes))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(frame: &[u8]) -> Result<T, IpcError> {
+    if frame.is_empty() {
+        return Err(IpcError::Empty);
+    }
+    if frame.len() > MAX_FRAME {
+        return Err(IpcError::TooLarge(frame.len()));
+    }
+    let (msg, used) = bincode::serde::decode_from_slice(frame, codec())
+        .map_err(|e| IpcError::Malformed(e.to_string()))?;
+    if used != frame.len() {
+        return Err(IpcError::Trailing {
+            used,
+            trailing: frame.len() - used,
+        });
+    }
+    Ok(msg)
+}
+
+/// Decodes a frame from the network process (untrusted).
+pub fn decode_to_parent(frame: &[u8]) -> Result<ToParent, IpcError> {
+    decode(frame)
+}
+
+/// Decodes a frame from the parent.
+pub fn decode_to_child(frame: &[u8]) -> Result<ToChild, IpcError> {
+    decode(frame)
+}
