@@ -169,7 +169,9 @@ fn random_frames_never_panic() {
         x ^= x << 17;
         let len = (x % 512) as usize;
         let frame: Vec<u8> = (0..len)
-            .map(|i| (x.rotate_left(i as u32 % 64) as u8) & if x % 3 == 0 { 0x07 } else { 0xff })
+            .map(|i| {
+                (x.rotate_left(i as u32 % 64) as u8) & if x.is_multiple_of(3) { 0x07 } else { 0xff }
+            })
             .collect();
         if ipc::decode_to_parent(&frame).is_ok() {
             accepted += 1;
