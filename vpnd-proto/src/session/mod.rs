@@ -141,6 +141,11 @@ pub struct Session<E: Entropy> {
     last_answer: Option<Timestamp>,
     state_since: Timestamp,
     session_started: Option<Timestamp>,
+    /// Since when the session has been down (start, or the last end).
+    down_since: Timestamp,
+    /// Time spent with a session up / down, before the current period.
+    active_before: Duration,
+    inactive_before: Duration,
     stats: Stats,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -170,6 +175,9 @@ impl<E: Entropy> Session<E> {
             last_answer: None,
             state_since: now,
             session_started: None,
+            down_since: now,
+            active_before: Duration::ZERO,
+            inactive_before: Duration::ZERO,
             stats: Stats::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -334,6 +342,21 @@ impl<E: Entropy> Session<E> {
     /// How long the current session has been up.
     pub fn session_age(&self, now: Timestamp) -> Option<Duration> {
         self.session_started.map(|t| now - t)
+    }
+
+    /// Time spent with a session up, in all (the state dump's "active").
+    pub fn time_active(&self, now: Timestamp) -> Duration {
+        self.active_before + self.session_age(now).unwrap_or_default()
+    }
+
+    /// Time spent without a session, in all (the state dump's "inactive").
+    pub fn time_inactive(&self, now: Timestamp) -> Duration {
+        let current = if self.session_up {
+            Duration::ZERO
+        } else {
+            now - self.down_since
+        };
+        self.inactive_before + current
     }
 
     /// How long ago the last authenticated datagram arrived.

@@ -152,6 +152,7 @@ impl<E: Entropy> Session<E> {
         let Some(peer) = self.peer else { return };
         self.session_up = true;
         self.session_started = Some(now);
+        self.inactive_before += now - self.down_since;
         self.stats.sessions += 1;
         let pushed = match self.config.role {
             Role::Host => self.pushed_values(),
@@ -172,10 +173,13 @@ impl<E: Entropy> Session<E> {
         }
     }
 
-    pub(super) fn end_session(&mut self, _now: Timestamp) {
+    pub(super) fn end_session(&mut self, now: Timestamp) {
         if self.session_up {
             self.session_up = false;
-            self.session_started = None;
+            if let Some(started) = self.session_started.take() {
+                self.active_before += now - started;
+            }
+            self.down_since = now;
             self.events.push_back(Event::NetworkDown);
         }
     }

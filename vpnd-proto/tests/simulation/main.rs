@@ -216,8 +216,19 @@ fn peer_death_returns_to_init_and_undoes_the_network() {
     assert_eq!(p.a.session.state(), State::Init);
     assert!(!p.a.session.key_is_ephemeral());
     assert!(p.a.events.contains(&Event::PeerDied));
+    // Up for about 20 s (until the death), then down.
+    let now = p.now;
+    let active = p.a.session.time_active(now);
+    assert!(active >= 19 * SEC && active <= 21 * SEC, "{active:?}");
+    assert!(p.a.session.time_inactive(now) < 2 * SEC);
     p.link.faults.loss = 0.0;
     let took = p.run_until_up(10 * SEC).expect("back");
+    let now = p.now;
+    assert!(p.a.session.time_inactive(now) >= took);
+    assert_eq!(
+        p.a.session.time_active(now) + p.a.session.time_inactive(now),
+        now - Timestamp::ZERO
+    );
     assert!(took <= 5 * SEC + 100 * MS, "{took:?}");
     p.assert_sound();
 }
