@@ -1,32 +1,18 @@
 //! Our session against datagrams recorded from the deployed vpnd 1.1.7:
 //! it follows the deployed peer's handshake and applies its push.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-// Reading the shared vectors is the one I/O a test of this crate does.
-#![allow(clippy::disallowed_methods)]
+
+mod vectors_common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use vpnd_crypto::{Nonce, PublicKey, SecretKey, SharedKey};
+use vectors_common::{key, vectors};
+use vpnd_crypto::{Nonce, SharedKey};
 use vpnd_proto::Timestamp;
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{DropReason, Event, SeededEntropy, Session, SessionConfig, State};
-
-fn vectors(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn key(v: &Value, local_sk: &str, remote_pk: &str) -> SharedKey {
-    let sk = SecretKey::from_hex(v["keys"][local_sk].as_str().unwrap()).unwrap();
-    let pk = PublicKey::from_hex(v["keys"][remote_pk].as_str().unwrap()).unwrap();
-    SharedKey::precompute(&pk, &sk).unwrap()
-}
 
 fn datagrams<'a>(v: &'a Value, from: &'a str) -> impl Iterator<Item = (Vec<u8>, &'a Value)> + 'a {
     v["datagrams"]

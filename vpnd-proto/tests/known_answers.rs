@@ -1,37 +1,12 @@
 //! The wire format against `shared/vectors/`: computed vectors for every
 //! message type, and datagrams recorded from the deployed vpnd 1.1.7.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-// Reading the shared vectors is the one I/O a test of this crate does.
-#![allow(clippy::disallowed_methods)]
 
-use std::path::PathBuf;
+mod vectors_common;
 
-use serde_json::Value;
-use vpnd_crypto::{Nonce, PublicKey, SecretKey, SharedKey};
+use vectors_common::{bytes, key, vectors};
+use vpnd_crypto::{Nonce, SharedKey};
 use vpnd_proto::wire::{self, Message, MessageType};
-
-fn vectors(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn bytes(v: &Value) -> Vec<u8> {
-    hex::decode(v.as_str().unwrap()).unwrap()
-}
-
-fn key(v: &Value, sk: &str, pk: &str) -> SharedKey {
-    let sk = SecretKey::from_hex(v["keys"][sk].as_str().unwrap()).unwrap();
-    let pk = PublicKey::from_hex(v["keys"][pk].as_str().unwrap()).unwrap();
-    let k = SharedKey::precompute(&pk, &sk).unwrap();
-    assert_eq!(
-        hex::encode(k.expose_bytes()),
-        v["keys"]["shared"].as_str().unwrap()
-    );
-    k
-}
 
 /// Opens and decodes; returns the type and the body as on the wire.
 fn open(key: &SharedKey, datagram: &[u8]) -> (MessageType, Vec<u8>, Vec<u8>) {
