@@ -1,0 +1,33 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+/// vpnd: a privilege-separated NaCl VPN daemon.
+#[derive(Parser, Debug)]
+#[command(name = "vpnd", version, about)]
+pub struct Args {
+    /// More log output: once for informational messages, twice for debug.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Stay in the foreground and log to standard error.
+    #[arg(short, long)]
+    pub foreground: bool,
+
+    /// The configuration file.
+    #[arg(
+        short,
+        long = "config",
+        value_name = "FILE",
+        default_value = "/etc/vpnd.conf"
+    )]
+    pub config: PathBuf,
+
+    /// Check the configuration and exit: 0 with "configuration OK", or
+    /// every error as path:line: parameter: value: reason. With -v, print
+    /// the configuration (secret key redacted).
+    #[arg(short = 'n', long = "check")]
+    pub check: bool,
+}

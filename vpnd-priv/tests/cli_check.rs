@@ -1,0 +1,134 @@
+//! The command line without the daemon: -V, -n on good and bad files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const GOOD: &str = "role: net-gw\n\
+    local_sk: 845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f\n\
+    remote_pk: 9d8d78b9c9e6661e552f2f1af02095ee2f8743fa2e6183f41bb7077ef51b5379\n\
+    remote_host: 198.18.0.2\n";
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("vpnd-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+
+    fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn vpnd(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vpnd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn check(path: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["-n", "-c", path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    vpnd(&args)
+}
+
+#[test]
+fn version() {
+    let out = vpnd(&["-V"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("vpnd {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_good_file_is_ok_and_printed_redacted() {
+    let dir = TempDir::new("good");
+    let path = dir.file("vpnd.conf", GOOD, 0o600);
+    let out = check(&path, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}: configuration OK\n", path.display())
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = check(&path, &["-v"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("local_sk: <redacted>") && shown.contains("max_key_age: 60"),
+        "{shown}"
+    );
+    assert!(!shown.contains("845b920b"));
+}
+
+#[test]
+fn every_error_of_a_bad_file_with_exit_78() {
+    let dir = TempDir::new("bad");
+    let text = format!("{GOOD}max_key_age: 5\nbogus: x\n");
+    let path = dir.file("vpnd.conf", &text, 0o600);
+    let out = check(&path, &[]);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let p = path.display();
+    assert!(
+        err.contains(&format!(
+            "{p}:5: max_key_age: 5: must be a whole number from 30 to 3600"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{p}:6: bogus: x: unknown parameter")),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_missing_file_is_named_with_exit_66() {
+    let out = check(Path::new("/nonexistent/vpnd.conf"), &[]);
+    assert_eq!(out.status.code(), Some(66));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/vpnd.conf") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_world_readable_file_is_warned_about() {
+    let dir = TempDir::new("mode");
+    let path = dir.file("vpnd.conf", GOOD, 0o644);
+    let out = check(&path, &[]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("mode 0644") && err.contains("chmod 600"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    assert_eq!(vpnd(&["--bogus"]).status.code(), Some(64));
+    assert_eq!(vpnd(&["-c"]).status.code(), Some(64));
+}
