@@ -2,15 +2,12 @@
 //!
 //! Exit codes follow sysexits(3) and are chosen here only.
 
-mod cli;
-mod load;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::Args;
-use load::LoadError;
+use vpnd_priv::cli::Args;
+use vpnd_priv::load::{self, LoadError};
 
 /// sysexits.h codes.
 mod sysexits {

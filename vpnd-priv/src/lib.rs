@@ -1,0 +1,10 @@
+//! The privileged parent of vpnd: command line, configuration loading, the
+//! network changes it makes on the network process's behalf and the policy
+//! that decides which requests it grants.
+//!
+//! A library beside the `vpnd` binary so that every pure part (command
+//! builders, policy, undo ledger) is unit-tested on every platform.
+
+pub mod cli;
+pub mod load;
+pub mod netconf;
