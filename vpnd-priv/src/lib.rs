@@ -8,3 +8,4 @@
 pub mod cli;
 pub mod load;
 pub mod netconf;
+pub mod policy;
