@@ -6,6 +6,7 @@
 //! builders, policy, undo ledger) is unit-tested on every platform.
 
 pub mod cli;
+pub mod exec;
 pub mod ledger;
 pub mod load;
 pub mod netconf;

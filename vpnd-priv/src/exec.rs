@@ -1,0 +1,264 @@
+//! The only place that runs commands and writes sysctls: a plan is applied
+//! step by step, recorded in the ledger as it goes, and rolled back if a
+//! step fails, so nothing is left half-configured.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ledger::{Entry, Ledger, Scope};
+use crate::netconf::{Argv, Change, Platform, Step, Tools};
+
+/// How long a command may run before it is killed.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a command's standard error kept for the message.
+const STDERR_KEPT: usize = 1024;
+/// The search path commands run with (the environment is cleared).
+const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The program could not be started.
+    #[error("{command}: cannot run: {reason}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// Why.
+        reason: String,
+    },
+    /// The program failed.
+    #[error("{command}: {status}: {stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// What it said on standard error.
+        stderr: String,
+    },
+    /// The program ran past [`COMMAND_TIMEOUT`] and was killed.
+    #[error("{command}: killed after {}s", COMMAND_TIMEOUT.as_secs())]
+    Timeout {
+        /// The command line.
+        command: String,
+    },
+    /// A sysctl could not be read or written.
+    #[error("{name}: {reason}")]
+    Sysctl {
+        /// The sysctl.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Runs one command: no shell, a cleared environment, standard error
+/// captured for the message, a time limit.
+pub fn run(argv: &Argv) -> Result<(), ExecError> {
+    let command = argv.to_string();
+    let mut child = Command::new(&argv.program)
+        .args(&argv.args)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .stdin(if argv.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| ExecError::Spawn {
+            command: command.clone(),
+            reason: e.to_string(),
+        })?;
+    if let (Some(text), Some(mut stdin)) = (&argv.stdin, child.stdin.take()) {
+        // A program that exits without reading is caught by its status.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > COMMAND_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ExecError::Timeout { command });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => {
+                return Err(ExecError::Spawn {
+                    command,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut stderr = Vec::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err
+            .by_ref()
+            .take(STDERR_KEPT as u64)
+            .read_to_end(&mut stderr);
+    }
+    Err(ExecError::Failed {
+        command,
+        status: status.to_string(),
+        stderr: String::from_utf8_lossy(&stderr).trim().to_owned(),
+    })
+}
+
+/// Reads and writes sysctls. Linux names are `/proc/sys` paths, taken
+/// below `root` (`/` in the daemon, a scratch directory in tests).
+#[derive(Debug, Clone)]
+pub struct Sysctls {
+    /// Where `/proc/sys` paths are looked up.
+    pub root: PathBuf,
+}
+
+impl Sysctls {
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name.trim_start_matches('/'))
+    }
+
+    /// The current value.
+    pub fn get(&self, name: &str) -> Result<String, ExecError> {
+        if name.starts_with('/') {
+            return std::fs::read_to_string(self.path(name))
+                .map(|v| v.trim().to_owned())
+                .map_err(|e| sysctl_error(name, e));
+        }
+        let out = Command::new("/sbin/sysctl")
+            .args(["-n", name])
+            .env_clear()
+            .output()
+            .map_err(|e| sysctl_error(name, e))?;
+        if !out.status.success() {
+            return Err(sysctl_error(
+                name,
+                String::from_utf8_lossy(&out.stderr).trim(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Sets a value.
+    pub fn set(&self, name: &str, value: &str) -> Result<(), ExecError> {
+        if name.starts_with('/') {
+            return std::fs::write(self.path(name), value).map_err(|e| sysctl_error(name, e));
+        }
+        run(&Argv {
+            program: PathBuf::from("/sbin/sysctl"),
+            args: vec![format!("{name}={value}")],
+            stdin: None,
+        })
+    }
+}
+
+fn sysctl_error(name: &str, reason: impl ToString) -> ExecError {
+    ExecError::Sysctl {
+        name: name.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Carries out changes on one platform, keeping the ledger.
+#[derive(Debug)]
+pub struct Executor<P: Platform> {
+    /// The platform's command lines.
+    pub platform: P,
+    /// The device and tool paths.
+    pub tools: Tools,
+    /// Sysctl access.
+    pub sysctls: Sysctls,
+    /// What was changed.
+    pub ledger: Ledger,
+}
+
+impl<P: Platform> Executor<P> {
+    fn steps(&self, steps: &[Step]) -> Result<(), ExecError> {
+        for step in steps {
+            match step {
+                Step::Run(argv) => run(argv)?,
+                Step::SetSysctl { name, value } => self.sysctls.set(name, value)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn previous(&self, change: &Change) -> Result<Option<String>, ExecError> {
+        match change {
+            Change::Forwarding(f) => self
+                .sysctls
+                .get(self.platform.forwarding_sysctl(*f))
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Makes `changes` in order. If one fails, the ones this call made are
+    /// undone (newest first) and the error names the failing command; the
+    /// ledger is then as before the call.
+    pub fn apply(&mut self, changes: &[Change], scope: Scope) -> Result<(), ExecError> {
+        let mut made: Vec<Entry> = Vec::new();
+        for change in changes {
+            let result = self.previous(change).and_then(|previous| {
+                self.steps(&self.platform.apply(&self.tools, change))?;
+                Ok(previous)
+            });
+            match result {
+                Ok(previous) => made.push(Entry {
+                    change: change.clone(),
+                    previous,
+                    scope,
+                }),
+                Err(e) => {
+                    made.reverse();
+                    let _ = self.undo(&made);
+                    return Err(e);
+                }
+            }
+        }
+        for e in made {
+            self.ledger.record(e.change, e.previous, e.scope);
+        }
+        Ok(())
+    }
+
+    /// Undoes `entries` in the order given; every one is tried, the errors
+    /// are returned.
+    pub fn undo(&self, entries: &[Entry]) -> Vec<ExecError> {
+        entries
+            .iter()
+            .filter_map(|e| {
+                let steps = self
+                    .platform
+                    .undo(&self.tools, &e.change, e.previous.as_deref());
+                self.steps(&steps).err()
+            })
+            .collect()
+    }
+
+    /// Undoes the session's changes.
+    pub fn undo_session(&mut self) -> Vec<ExecError> {
+        let entries = self.ledger.take_session();
+        self.undo(&entries)
+    }
+
+    /// Undoes everything (vpnd is exiting).
+    pub fn undo_all(&mut self) -> Vec<ExecError> {
+        let entries = self.ledger.take_all();
+        self.undo(&entries)
+    }
+}
+
+/// True if `path` is an executable file (for clear start-up errors).
+pub fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

@@ -1,0 +1,214 @@
+//! Applying network changes with real processes (stub `ip` and
+//! `resolvconf` that record what they are asked): failures name the
+//! command and its stderr, half-applied plans are rolled back, forwarding
+//! is restored to what it was.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use vpnd_priv::exec::{ExecError, Executor, Sysctls, run};
+use vpnd_priv::ledger::{Ledger, Scope};
+use vpnd_priv::netconf::{Argv, Change, Family, Linux, Tools};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("vpnd-exec-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("proc/sys/net/ipv4/conf/all")).unwrap();
+        std::fs::create_dir_all(d.join("proc/sys/net/ipv6/conf/all")).unwrap();
+        std::fs::write(d.join("proc/sys/net/ipv4/conf/all/forwarding"), "0\n").unwrap();
+        std::fs::write(d.join("proc/sys/net/ipv6/conf/all/forwarding"), "1\n").unwrap();
+        Scratch(d)
+    }
+
+    /// A stub that logs its arguments (and stdin) and fails when its
+    /// arguments contain `fail_on`.
+    fn stub(&self, name: &str, fail_on: &str) -> PathBuf {
+        let path = self.0.join(name);
+        let log = self.0.join("calls.log");
+        let script = format!(
+            "#!/bin/sh\necho \"{name} $*\" >> {log}\n\
+             if [ \"$1\" = -a ]; then cat >> {log}; fi\n\
+             case \"$*\" in *'{fail_on}'*) echo 'RTNETLINK answers: File exists' >&2; exit 2;; esac\nexit 0\n",
+            log = log.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.0.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn forwarding(&self, v: &str) -> String {
+        std::fs::read_to_string(self.0.join(format!("proc/sys/net/{v}/conf/all/forwarding")))
+            .unwrap()
+    }
+
+    fn executor(&self, fail_on: &str) -> Executor<Linux> {
+        Executor {
+            platform: Linux,
+            tools: Tools {
+                device: "vpn0".parse().unwrap(),
+                ip: self.stub("ip", fail_on),
+                resolvconf: self.stub("resolvconf", fail_on),
+            },
+            sysctls: Sysctls {
+                root: self.0.clone(),
+            },
+            ledger: Ledger::default(),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn plan() -> Vec<Change> {
+    vec![
+        Change::Forwarding(Family::V4),
+        Change::Address("198.19.3.2".parse().unwrap()),
+        Change::Route("198.19.1.0/24".parse().unwrap()),
+        Change::Resolver {
+            nameserver: "198.19.1.53".parse().unwrap(),
+            search: Some("vpnd.test".parse().unwrap()),
+        },
+    ]
+}
+
+#[test]
+fn a_failing_step_rolls_back_what_the_plan_made() {
+    let s = Scratch::new("rollback");
+    let mut x = s.executor("route add");
+    let err = x.apply(&plan(), Scope::Session).unwrap_err();
+    let ExecError::Failed {
+        command, stderr, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(
+        command.ends_with("/ip route add 198.19.1.0/24 dev vpn0"),
+        "{command}"
+    );
+    assert_eq!(stderr, "RTNETLINK answers: File exists");
+    assert!(err.to_string().contains("exit status: 2"), "{err}");
+    assert_eq!(
+        s.calls(),
+        [
+            "ip addr add 198.19.3.2/32 dev vpn0",
+            "ip route add 198.19.1.0/24 dev vpn0",
+            "ip addr del 198.19.3.2/32 dev vpn0"
+        ]
+    );
+    assert_eq!(
+        s.forwarding("ipv4"),
+        "0",
+        "forwarding left on after a rollback"
+    );
+    assert!(x.ledger.is_empty());
+}
+
+#[test]
+fn a_session_is_undone_newest_first_and_forwarding_restored() {
+    let s = Scratch::new("session");
+    let mut x = s.executor("never");
+    x.apply(&[Change::LinkUp], Scope::Process).unwrap();
+    x.apply(&plan(), Scope::Session).unwrap();
+    x.apply(&[Change::Forwarding(Family::V6)], Scope::Session)
+        .unwrap();
+    assert_eq!(s.forwarding("ipv4"), "1");
+    assert!(x.undo_session().is_empty());
+    assert_eq!(s.forwarding("ipv4"), "0");
+    assert_eq!(s.forwarding("ipv6"), "1", "was on before: stays on");
+    assert_eq!(
+        s.calls(),
+        [
+            "ip link set dev vpn0 up",
+            "ip addr add 198.19.3.2/32 dev vpn0",
+            "ip route add 198.19.1.0/24 dev vpn0",
+            "resolvconf -a vpn0.vpnd",
+            "nameserver 198.19.1.53",
+            "search vpnd.test",
+            "resolvconf -d vpn0.vpnd",
+            "ip route del 198.19.1.0/24 dev vpn0",
+            "ip addr del 198.19.3.2/32 dev vpn0",
+        ]
+    );
+    assert!(x.undo_all().is_empty());
+    assert_eq!(s.calls().last().unwrap(), "ip link set dev vpn0 down");
+    assert!(x.ledger.is_empty());
+}
+
+#[test]
+fn undo_tries_every_step_and_reports_each_failure() {
+    let s = Scratch::new("undo");
+    let mut x = s.executor("never");
+    x.apply(&plan(), Scope::Session).unwrap();
+    // Now every delete fails.
+    x.tools.ip = s.stub("ip", " del ");
+    x.tools.resolvconf = s.stub("resolvconf", "-d");
+    let errors = x.undo_session();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(s.forwarding("ipv4"), "0");
+}
+
+#[test]
+fn a_missing_program_is_named() {
+    let err = run(&Argv {
+        program: PathBuf::from("/nonexistent/ip"),
+        args: vec!["link".into()],
+        stdin: None,
+    })
+    .unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("/nonexistent/ip link: cannot run: "),
+        "{shown}"
+    );
+    assert!(!vpnd_priv::exec::is_executable(Path::new(
+        "/nonexistent/ip"
+    )));
+    assert!(vpnd_priv::exec::is_executable(Path::new("/bin/sh")));
+}
+
+#[test]
+fn commands_get_no_shell_and_no_environment() {
+    let s = Scratch::new("env");
+    let probe = s.0.join("probe");
+    let out = s.0.join("env.out");
+    std::fs::write(
+        &probe,
+        format!(
+            "#!/bin/sh\nenv > {}\necho \"$1\" >> {}\n",
+            out.display(),
+            out.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let argv = Argv {
+        program: probe,
+        args: vec!["a;rm -rf /tmp/x $(id)".into()],
+        stdin: None,
+    };
+    run(&argv).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
+    assert!(!text.contains("HOME="), "{text}");
+    assert!(
+        text.contains("a;rm -rf /tmp/x $(id)"),
+        "arguments arrive unexpanded: {text}"
+    );
+}
