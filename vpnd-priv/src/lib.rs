@@ -10,4 +10,5 @@ pub mod exec;
 pub mod ledger;
 pub mod load;
 pub mod netconf;
+pub mod nonce_file;
 pub mod policy;
