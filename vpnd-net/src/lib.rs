@@ -1,1 +1,4 @@
-//! The unprivileged network process (arrives with the daemon, issue #3).
+//! The unprivileged network process: its IPC transport now; the sandbox,
+//! the event loop and the tun/UDP I/O arrive with the daemon (issue #3).
+
+pub mod transport;
