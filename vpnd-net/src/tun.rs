@@ -1,0 +1,86 @@
+//! Opening the tun device: Linux's `/dev/net/tun` clone device, without the
+//! packet-information header (DATA carries bare IP packets, PROTOCOL.md).
+//! The BSDs' `/dev/tunN` follows with the FreeBSD port.
+// The TUNSETIFF ioctl has no safe wrapper; this module is the one place
+// that issues it.
+#![allow(unsafe_code)]
+
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{Mode, OFlags, open};
+use rustix::ioctl::{Updater, ioctl, opcode};
+use vpnd_proto::net::IfName;
+
+/// Why the tun device could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum TunError {
+    /// `/dev/net/tun` could not be opened.
+    #[error("/dev/net/tun: {0}")]
+    Open(rustix::io::Errno),
+    /// The kernel refused the interface.
+    #[error("{name}: cannot create the tun interface: {errno}")]
+    Create {
+        /// The interface.
+        name: String,
+        /// Why.
+        errno: rustix::io::Errno,
+    },
+}
+
+const IFF_TUN: i16 = 0x0001;
+const IFF_NO_PI: i16 = 0x1000;
+const IFNAMSIZ: usize = 16;
+
+/// `struct ifreq` as TUNSETIFF reads it: the name, then the flags; the
+/// union is 24 bytes on every Linux ABI, so the struct is 40.
+#[repr(C)]
+struct IfReq {
+    name: [u8; IFNAMSIZ],
+    flags: i16,
+    _union_rest: [u8; 22],
+}
+
+/// `_IOW('T', 202, int)`: the kernel declares it with an int even though it
+/// takes a `struct ifreq`.
+const TUNSETIFF: rustix::ioctl::Opcode = opcode::write::<rustix::ffi::c_int>(b'T', 202);
+
+/// Creates (or attaches to) the tun interface `name`, non-blocking and
+/// close-on-exec. The interface disappears when the descriptor is closed.
+pub fn open_tun(name: &IfName) -> Result<OwnedFd, TunError> {
+    let fd = open(
+        "/dev/net/tun",
+        OFlags::RDWR | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(TunError::Open)?;
+    let mut req = IfReq {
+        name: [0; IFNAMSIZ],
+        flags: IFF_TUN | IFF_NO_PI,
+        _union_rest: [0; 22],
+    };
+    // IfName holds at most 15 bytes: the NUL always fits.
+    let bytes = name.as_str().as_bytes();
+    let n = bytes.len().min(IFNAMSIZ - 1);
+    req.name[..n].copy_from_slice(&bytes[..n]);
+    // SAFETY: TUNSETIFF reads and writes a `struct ifreq`, which `IfReq`
+    // lays out (name at 0, flags at 16, 40 bytes in all); the pointer is
+    // valid for the call.
+    let result = unsafe { ioctl(&fd, Updater::<TUNSETIFF, IfReq>::new(&mut req)) };
+    result.map_err(|errno| TunError::Create {
+        name: name.to_string(),
+        errno,
+    })?;
+    Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_has_the_kernels_layout() {
+        assert_eq!(std::mem::size_of::<IfReq>(), 40);
+        assert_eq!(std::mem::offset_of!(IfReq, flags), 16);
+        assert_eq!(TUNSETIFF as u64, 0x4004_54ca);
+    }
+}
