@@ -2,5 +2,3 @@
 //! the event loop and the tun/UDP I/O arrive with the daemon (issue #3).
 
 pub mod transport;
-#[cfg(target_os = "linux")]
-pub mod tun;

@@ -12,3 +12,5 @@ pub mod load;
 pub mod netconf;
 pub mod nonce_file;
 pub mod policy;
+#[cfg(target_os = "linux")]
+pub mod tun;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustix::thread::UnshareFlags;
-use vpnd_net::tun::open_tun;
+use vpnd_priv::tun::open_tun;
 
 /// Runs `f` on a thread in a fresh network namespace; `None` when the
 /// process may not (not root) and this is not CI.
