@@ -12,5 +12,6 @@ pub mod load;
 pub mod netconf;
 pub mod nonce_file;
 pub mod policy;
+pub mod sockets;
 #[cfg(target_os = "linux")]
 pub mod tun;
