@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod load;
 pub mod netconf;
 pub mod nonce_file;
+pub mod pid_file;
 pub mod policy;
 pub mod sockets;
 #[cfg(target_os = "linux")]
