@@ -48,10 +48,13 @@ fn main() -> ExitCode {
     };
     let text = keypair_text(&KeyPair::generate());
     let result = match &args.name {
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .map_err(KeygenError::Stdout),
+        None => {
+            // Flushed here, not at exit, where a failure would go unseen.
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(KeygenError::Stdout)
+        }
         Some(name) => write_new(name, &text).map(|path| {
             eprintln!("vpnd-keygen: wrote {}", path.display());
         }),
