@@ -45,6 +45,15 @@ fn sandbox_child_entry() {
     let _ = std::io::stdin().read(&mut [0u8; 1]);
 }
 
+/// Removes the empty root however the test ends.
+struct EmptyDir(std::path::PathBuf);
+
+impl Drop for EmptyDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn status_field<'a>(status: &'a str, name: &str) -> &'a str {
     status
         .lines()
@@ -71,6 +80,7 @@ fn the_sandbox_leaves_nothing_of_root() {
     let root = std::env::temp_dir().join(format!("vpnd-empty-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir(&root).unwrap();
+    let _cleanup = EmptyDir(root.clone());
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -111,7 +121,6 @@ fn the_sandbox_leaves_nothing_of_root() {
     // Read the child's last words, so it does not die of a broken pipe.
     for _ in lines {}
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&root);
 
     assert!(said.contains(&"entered Ok(())".to_owned()), "{said:?}");
     assert!(
