@@ -1,0 +1,219 @@
+//! What the network process reports: the state dump (SIGUSR1, console
+//! `stats`) and the Graphite lines of the stats socket (PROTOCOL.md
+//! "Statistics").
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use vpnd_proto::Timestamp;
+use vpnd_proto::config::Role;
+use vpnd_proto::session::{DropReason, Entropy, Session};
+
+/// `H:MM:SS`, as the deployed peer prints durations.
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::NetGw => "NET GW",
+        Role::HostGw => "HOST GW",
+        Role::Host => "HOST",
+    }
+}
+
+/// The state dump, one line per item, in the deployed peer's order.
+pub fn state_dump<E: Entropy>(s: &Session<E>, now: Timestamp, max_key_age: u32) -> String {
+    let st = s.stats();
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line("--- vpnd statistics ---".into());
+    line(format!("version: {}", env!("CARGO_PKG_VERSION")));
+    line(format!("{} is {}:", role_name(s.role()), s.state().name()));
+    line(format!(
+        "sessions: {}, keys used: {} (max age {max_key_age} sec.)",
+        st.sessions, st.keys
+    ));
+    let key = if s.key_is_ephemeral() {
+        "ephemeral"
+    } else {
+        "pre-shared"
+    };
+    line(format!("current key: {key}"));
+    line(format!(
+        "time inactive/active: {}/{}",
+        hms(s.time_inactive(now)),
+        hms(s.time_active(now))
+    ));
+    line(format!(
+        "data bytes rx/tx: {}/{}",
+        st.rx_data_bytes, st.tx_data_bytes
+    ));
+    line(format!(
+        "packets rx/tx: {}/{}",
+        st.rx_packets, st.tx_packets
+    ));
+    line(format!("late rx packets: {}", st.rx_late));
+    line(format!("late rx packets (cur key): {}", st.rx_cur_key_late));
+    line(format!("bad nonces: {}", st.bad_nonces));
+    line(format!("nonces since reset: {}", s.nonces_since_reset()));
+    line(format!("decrypt failures: {}", st.decrypt_failures));
+    line(format!(
+        "retransmits (pi/kss/ksa/kr): {}/{}/{}/{}",
+        st.peer_info_retransmits,
+        st.key_switch_start_retransmits,
+        st.key_ack_retransmits,
+        st.key_ready_retransmits
+    ));
+    match s.last_heard(now) {
+        Some(ago) => line(format!("last peer message: {} sec. ago", ago.as_secs())),
+        None => line("last peer message: never".into()),
+    }
+    match s.peer() {
+        Some(p) => line(format!("peer: {p}")),
+        None => line("peer: none".into()),
+    }
+    let drops: Vec<String> = DropReason::ALL
+        .iter()
+        .filter(|r| st.drops_of(**r) > 0)
+        .map(|r| format!("{} {}", r.name(), st.drops_of(*r)))
+        .collect();
+    line(format!(
+        "drops: {}",
+        if drops.is_empty() {
+            "none".into()
+        } else {
+            drops.join(", ")
+        }
+    ));
+    line("--- vpnd nonces ---".into());
+    line(format!("TX nonce: {}", s.send_nonce().to_hex()));
+    line(format!("RX nonce: {}", s.recv_nonce().to_hex()));
+    out
+}
+
+/// The Graphite plaintext lines, `PREFIX.vpnd.NAME VALUE UNIXTIME`: the
+/// deployed peer's names first (dashboards use them), then ours.
+pub fn graphite<E: Entropy>(
+    s: &Session<E>,
+    now: Timestamp,
+    prefix: &str,
+    unix_time: u64,
+) -> String {
+    let st = s.stats();
+    let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
+    let metrics: [(&str, u64); 19] = [
+        ("keys", st.keys),
+        ("sessions", st.sessions),
+        ("rx.data_bytes", st.rx_data_bytes),
+        ("tx.data_bytes", st.tx_data_bytes),
+        ("rx.packets", st.rx_packets),
+        ("tx.packets", st.tx_packets),
+        ("rx.late", st.rx_late),
+        ("rx._cur_key_late", st.rx_cur_key_late),
+        ("bad_nonces", st.bad_nonces),
+        ("decrypt_failures", st.decrypt_failures),
+        ("peer_info_retransmits", st.peer_info_retransmits),
+        (
+            "key_switch_start_retransmits",
+            st.key_switch_start_retransmits,
+        ),
+        ("key_ack_retransmits", st.key_ack_retransmits),
+        ("key_ready_retransmits", st.key_ready_retransmits),
+        ("cur_sess_secs", session_secs),
+        ("key_age_secs", s.key_age(now).as_secs()),
+        ("state", u64::from(s.state().number())),
+        ("peer_deaths", st.peer_deaths),
+        ("peer_restarts", st.peer_restarts),
+    ];
+    let mut out = String::new();
+    for (name, value) in metrics {
+        let _ = writeln!(out, "{prefix}.vpnd.{name} {value} {unix_time}");
+    }
+    for r in DropReason::ALL {
+        let _ = writeln!(
+            out,
+            "{prefix}.vpnd.drops.{} {} {unix_time}",
+            r.name(),
+            st.drops_of(r)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
+    use vpnd_proto::session::{SeededEntropy, SessionConfig};
+
+    fn session() -> Session<SeededEntropy> {
+        let a = KeyPair::from_secret(SecretKey::from_bytes([1; 32]));
+        let config = SessionConfig {
+            role: Role::NetGw,
+            static_key: SharedKey::precompute(&a.public, &a.secret).unwrap(),
+            peer: Some("198.18.0.2:4706".parse().unwrap()),
+            push: None,
+            max_key_age: Duration::from_secs(60),
+            max_key_packets: 100_000,
+            nonce_reset_incr: 10_000,
+            send_nonce: Nonce::from_u64(1),
+            recv_nonce: Nonce::default(),
+        };
+        Session::new(config, Timestamp::ZERO, SeededEntropy::new(1))
+    }
+
+    #[test]
+    fn the_dump_has_every_item() {
+        let s = session();
+        let now = Timestamp::ZERO + Duration::from_secs(3725);
+        let dump = state_dump(&s, now, 60);
+        for item in [
+            "NET GW is INIT:",
+            "sessions: 0, keys used: 0 (max age 60 sec.)",
+            "current key: pre-shared",
+            "time inactive/active: 1:02:05/0:00:00",
+            "packets rx/tx: 0/1",
+            "retransmits (pi/kss/ksa/kr): 0/0/0/0",
+            "last peer message: never",
+            "peer: 198.18.0.2:4706",
+            "drops: none",
+            "TX nonce: 020000000000000000000000000000000000000000000000",
+        ] {
+            assert!(dump.contains(item), "missing {item:?} in\n{dump}");
+        }
+    }
+
+    #[test]
+    fn graphite_names_are_the_deployed_ones_first() {
+        let s = session();
+        let text = graphite(&s, Timestamp::ZERO, "gw_a", 1_800_000_000);
+        let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        let deployed = [
+            "keys",
+            "sessions",
+            "rx.data_bytes",
+            "tx.data_bytes",
+            "rx.packets",
+            "tx.packets",
+            "rx.late",
+            "rx._cur_key_late",
+            "bad_nonces",
+            "decrypt_failures",
+            "peer_info_retransmits",
+            "key_switch_start_retransmits",
+            "key_ack_retransmits",
+            "key_ready_retransmits",
+        ];
+        for (i, name) in deployed.iter().enumerate() {
+            assert_eq!(names[i], format!("gw_a.vpnd.{name}"));
+        }
+        assert!(text.contains("gw_a.vpnd.tx.packets 1 1800000000\n"));
+        assert!(text.contains("gw_a.vpnd.drops.decrypt_failure 0 1800000000\n"));
+        assert!(text.lines().all(|l| l.split(' ').count() == 3));
+    }
+}
