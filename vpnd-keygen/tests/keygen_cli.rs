@@ -102,8 +102,46 @@ fn failures_and_flags() {
     assert_eq!(keygen(&["a", "b"]).status.code(), Some(64));
     let v = keygen(&["-V"]);
     assert!(v.status.success());
-    assert!(String::from_utf8_lossy(&v.stdout).starts_with("vpnd-keygen "));
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout),
+        format!("vpnd-keygen {}\n", env!("CARGO_PKG_VERSION"))
+    );
     let h = keygen(&["-h"]);
     assert!(h.status.success());
     assert!(String::from_utf8_lossy(&h.stdout).contains("NAME"));
+}
+
+#[test]
+fn a_failed_write_leaves_no_file() {
+    let dir = TempDir::new("efbig");
+    let name = dir.0.join("gw");
+    // A file size limit of 0 lets the create succeed and the write fail
+    // (EFBIG; SIGXFSZ is ignored so that the write returns the error).
+    let out = Command::new("sh")
+        .args(["-c", "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_vpnd-keygen"))
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gw.keypair") && err.contains("cannot write"),
+        "{err}"
+    );
+    assert!(!dir.0.join("gw.keypair").exists());
+}
+
+#[test]
+fn a_failed_stdout_is_an_io_error() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vpnd-keygen"))
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("standard output"));
 }

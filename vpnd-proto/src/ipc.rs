@@ -106,6 +106,11 @@ pub struct Start {
     pub remote_nonce: [u8; 24],
     /// The Unix time at start, seconds (the child's nonce counter uses it).
     pub unix_time: u64,
+    /// The unprivileged user the child becomes, resolved by the parent
+    /// (the child reads no files).
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
 }
 
 /// Why the parent refused a request.

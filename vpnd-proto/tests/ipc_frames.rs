@@ -56,6 +56,8 @@ fn start() -> Start {
         local_nonce: Some([1; 24]),
         remote_nonce: [2; 24],
         unix_time: 1_800_000_000,
+        uid: 65534,
+        gid: 65534,
     }
 }
 
