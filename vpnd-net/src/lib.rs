@@ -1,7 +1,11 @@
-//! The unprivileged network process. So far: the IPC transport, the
-//! sandbox and the state reports; the event loop and the tun/UDP I/O
-//! arrive with the rest of the daemon (issue #3).
+//! The unprivileged network process: the event loop over tun, UDP, IPC and
+//! the stats listener; the sandbox; the state reports; the IPC transport
+//! the parent reuses. The process's entry (receiving the start message,
+//! entering the sandbox) arrives with the rest of the daemon (issue #3).
 
+mod addr;
+pub mod clock;
+pub mod event_loop;
 pub mod report;
 pub mod sandbox;
 pub mod transport;

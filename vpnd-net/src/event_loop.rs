@@ -1,0 +1,384 @@
+//! The network process's event loop: tun, UDP socket, IPC channel, stats
+//! listener and the session's timer, all in one thread.
+//!
+//! The data path reads until the descriptor would block (in batches, so
+//! that one busy direction cannot starve the other), seals or opens in
+//! place in one preallocated buffer, and does no allocation, logging or
+//! IPC per packet.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags, recvfrom, sendto};
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, ToParent};
+use vpnd_proto::session::{Entropy, Event, Session};
+use vpnd_proto::wire;
+
+use crate::addr;
+use crate::clock;
+use crate::report;
+use crate::transport::{Channel, FrameBuffer, TransportError};
+
+const TUN: Token = Token(0);
+const UDP: Token = Token(1);
+const IPC: Token = Token(2);
+const STATS: Token = Token(3);
+
+/// Packets handled from one descriptor before the others get a turn.
+const BATCH: usize = 64;
+
+/// The descriptors the loop serves.
+#[derive(Debug)]
+pub struct Io {
+    /// The tun device (or, in tests, any descriptor that keeps packet
+    /// boundaries), non-blocking.
+    pub tun: OwnedFd,
+    /// The UDP socket, non-blocking.
+    pub udp: OwnedFd,
+    /// The channel to the parent.
+    pub ipc: Channel,
+    /// The stats listener, non-blocking.
+    pub stats: Option<UnixListener>,
+}
+
+/// What the reports need besides the session.
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    /// The Graphite prefix.
+    pub stats_prefix: String,
+    /// `max_key_age`, for the state dump.
+    pub max_key_age: u32,
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The parent said so.
+    Shutdown,
+    /// The parent closed the channel (it died).
+    ParentGone,
+}
+
+/// Why the loop failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// The poller failed.
+    #[error("poll: {0}")]
+    Poll(#[from] std::io::Error),
+    /// The channel to the parent failed.
+    #[error("IPC: {0}")]
+    Transport(#[from] TransportError),
+    /// The parent sent what it never sends.
+    #[error("IPC from the parent: {0}")]
+    Ipc(#[from] IpcError),
+    /// The parent sent a message out of place.
+    #[error("IPC from the parent: unexpected {0}")]
+    Unexpected(&'static str),
+    /// A descriptor could not be made non-blocking.
+    #[error("{0}")]
+    Setup(Errno),
+}
+
+/// Counters of what the loop itself saw (the session counts the rest).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IoStats {
+    /// Datagrams the kernel refused to send.
+    pub udp_send_errors: u64,
+    /// Packets the tun refused (full queue).
+    pub tun_write_errors: u64,
+}
+
+struct Loop<'a, E: Entropy> {
+    session: &'a mut Session<E>,
+    io: Io,
+    reporting: &'a Reporting,
+    udp_is_v6: bool,
+    buf: Box<[u8; wire::MAX_DATAGRAM + 64]>,
+    frame: Box<FrameBuffer>,
+    io_stats: IoStats,
+}
+
+/// Runs the loop until the parent says stop or goes away.
+pub fn run<E: Entropy>(
+    session: &mut Session<E>,
+    io: Io,
+    reporting: &Reporting,
+) -> Result<(Exit, IoStats), LoopError> {
+    rustix::fs::fcntl_setfl(io.ipc.as_fd(), rustix::fs::OFlags::NONBLOCK)
+        .map_err(LoopError::Setup)?;
+    let udp_is_v6 = matches!(
+        rustix::net::getsockname(&io.udp)
+            .ok()
+            .and_then(|a| SocketAddr::try_from(a).ok()),
+        Some(SocketAddr::V6(_))
+    );
+    let mut l = Loop {
+        session,
+        io,
+        reporting,
+        udp_is_v6,
+        buf: Box::new([0; wire::MAX_DATAGRAM + 64]),
+        frame: Box::new([0; ipc::MAX_FRAME + 1]),
+        io_stats: IoStats::default(),
+    };
+    let exit = match l.run() {
+        // A send into a closed channel: the parent died while we talked.
+        Err(e) if e.parent_gone() => Exit::ParentGone,
+        other => other?,
+    };
+    Ok((exit, l.io_stats))
+}
+
+impl LoopError {
+    fn parent_gone(&self) -> bool {
+        matches!(
+            self,
+            LoopError::Transport(TransportError::Closed)
+                | LoopError::Transport(TransportError::Io(Errno::PIPE))
+                | LoopError::Transport(TransportError::Io(Errno::CONNRESET))
+        )
+    }
+}
+
+impl<E: Entropy> Loop<'_, E> {
+    fn run(&mut self) -> Result<Exit, LoopError> {
+        let mut poll = Poll::new()?;
+        let r = poll.registry();
+        r.register(
+            &mut SourceFd(&self.io.tun.as_raw_fd()),
+            TUN,
+            Interest::READABLE,
+        )?;
+        r.register(
+            &mut SourceFd(&self.io.udp.as_raw_fd()),
+            UDP,
+            Interest::READABLE,
+        )?;
+        r.register(
+            &mut SourceFd(&self.io.ipc.as_fd().as_raw_fd()),
+            IPC,
+            Interest::READABLE,
+        )?;
+        if let Some(s) = &self.io.stats {
+            r.register(&mut SourceFd(&s.as_raw_fd()), STATS, Interest::READABLE)?;
+        }
+        let mut events = Events::with_capacity(16);
+        // Edge-triggered: a descriptor stays "ready" until it would block.
+        let (mut tun_ready, mut udp_ready, mut ipc_ready) = (false, false, true);
+        self.flush()?;
+        loop {
+            let busy = tun_ready || udp_ready || ipc_ready;
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                self.session
+                    .poll_timeout()
+                    .map(|t| t.saturating_since(clock::now()))
+            };
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    TUN => tun_ready = true,
+                    UDP => udp_ready = true,
+                    IPC => ipc_ready = true,
+                    STATS => self.serve_stats(),
+                    _ => {}
+                }
+            }
+            if udp_ready {
+                udp_ready = self.receive_datagrams();
+            }
+            if tun_ready {
+                tun_ready = self.seal_tun_packets();
+            }
+            if ipc_ready {
+                ipc_ready = false;
+                if let Some(exit) = self.handle_parent()? {
+                    return Ok(exit);
+                }
+            }
+            let now = clock::now();
+            if self.session.poll_timeout().is_some_and(|t| t <= now) {
+                self.session.handle_timeout(now);
+            }
+            self.flush()?;
+        }
+    }
+
+    /// Up to a batch of datagrams; true if more may be waiting.
+    fn receive_datagrams(&mut self) -> bool {
+        let now = clock::now();
+        for _ in 0..BATCH {
+            let (n, from) = match recvfrom(&self.io.udp, &mut self.buf[..], RecvFlags::empty()) {
+                Ok((_, n, Some(from))) => match SocketAddr::try_from(from) {
+                    Ok(a) => (n, addr::canonical(a)),
+                    Err(_) => continue,
+                },
+                Ok(_) => continue,
+                Err(Errno::AGAIN) => return false,
+                // ICMP errors surface here (a peer not yet listening).
+                Err(_) => continue,
+            };
+            let len = n.min(self.buf.len());
+            if let Ok(Some(range)) = self
+                .session
+                .handle_datagram(now, from, &mut self.buf[..len])
+                && rustix::io::write(&self.io.tun, &self.buf[range]).is_err()
+            {
+                self.io_stats.tun_write_errors += 1;
+            }
+        }
+        true
+    }
+
+    /// Up to a batch of tun packets; true if more may be waiting.
+    fn seal_tun_packets(&mut self) -> bool {
+        let now = clock::now();
+        for _ in 0..BATCH {
+            // One byte more than a body may hold: an oversized packet is
+            // seen (and counted by the session), never cut to size.
+            let room = wire::BODY_OFFSET + wire::MAX_BODY + 1;
+            let n = match rustix::io::read(&self.io.tun, &mut self.buf[wire::BODY_OFFSET..room]) {
+                Ok(n) => n,
+                Err(Errno::AGAIN) => return false,
+                Err(_) => return false,
+            };
+            let Ok(len) = self.session.seal_packet(now, &mut self.buf[..], n) else {
+                continue;
+            };
+            if let Some(peer) = self.session.peer() {
+                let to = addr::for_socket(peer, self.udp_is_v6);
+                if sendto(&self.io.udp, &self.buf[..len], SendFlags::empty(), &to).is_err() {
+                    self.io_stats.udp_send_errors += 1;
+                }
+            }
+        }
+        true
+    }
+
+    /// Sends what the session queued and tells the parent what it must do.
+    fn flush(&mut self) -> Result<(), LoopError> {
+        while let Some(t) = self.session.poll_transmit() {
+            let to = addr::for_socket(t.dest, self.udp_is_v6);
+            if sendto(&self.io.udp, &t.datagram, SendFlags::empty(), &to).is_err() {
+                self.io_stats.udp_send_errors += 1;
+            }
+        }
+        while let Some(event) = self.session.poll_event() {
+            let request = match event {
+                Event::NetworkUp { peer, pushed } => {
+                    log::info!("session up: peer {peer}");
+                    ToParent::NetworkUp { peer, pushed }
+                }
+                Event::NetworkDown => {
+                    log::info!("session down");
+                    ToParent::NetworkDown
+                }
+                Event::PersistLocalNonce(n) => ToParent::PersistNonce {
+                    slot: NonceSlot::Local,
+                    nonce: *n.as_bytes(),
+                },
+                Event::PersistRemoteNonce(n) => ToParent::PersistNonce {
+                    slot: NonceSlot::Remote,
+                    nonce: *n.as_bytes(),
+                },
+                Event::StateChanged { from, to } => {
+                    log::debug!("state: {from} -> {to}");
+                    continue;
+                }
+                Event::PeerAddress(Some(a)) => {
+                    log::info!("peer address: {a}");
+                    continue;
+                }
+                Event::PeerAddress(None) => {
+                    log::info!("peer forgotten: waiting for a client");
+                    continue;
+                }
+                Event::PeerDied => {
+                    log::warn!("peer died: no authenticated datagram for 20 s");
+                    continue;
+                }
+                Event::PeerRestarted => {
+                    log::warn!("peer restarted: starting a new session");
+                    continue;
+                }
+                Event::PushRefused(e) => {
+                    log::error!("refused what the gateway pushed: {e}");
+                    continue;
+                }
+                Event::DebugString(text) => {
+                    log::info!(
+                        "peer says: {}",
+                        String::from_utf8_lossy(&text).escape_debug()
+                    );
+                    continue;
+                }
+            };
+            let frame = ipc::encode(&request)?;
+            self.io.ipc.send(&frame, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Handles the parent's messages; `Some` when the loop must end.
+    fn handle_parent(&mut self) -> Result<Option<Exit>, LoopError> {
+        loop {
+            let received = match self.io.ipc.recv(&mut self.frame) {
+                Ok(r) => r,
+                Err(TransportError::Io(Errno::AGAIN)) => return Ok(None),
+                Err(TransportError::Closed) => return Ok(Some(Exit::ParentGone)),
+                Err(e) => return Err(e.into()),
+            };
+            if !received.fds.is_empty() {
+                return Err(LoopError::Unexpected("descriptors after the start"));
+            }
+            match ipc::decode_to_child(&self.frame[..received.len])? {
+                ToChild::Start(_) => return Err(LoopError::Unexpected("a second start message")),
+                ToChild::NetworkApplied => log::debug!("network configured"),
+                ToChild::NetworkRefused { reason } => {
+                    log::error!("network not configured: {reason:?}")
+                }
+                ToChild::DumpState => {
+                    let dump =
+                        report::state_dump(self.session, clock::now(), self.reporting.max_key_age);
+                    for line in dump.lines() {
+                        log::info!("{line}");
+                    }
+                }
+                ToChild::Shutdown => {
+                    self.session.close(clock::now());
+                    self.flush()?;
+                    return Ok(Some(Exit::Shutdown));
+                }
+            }
+        }
+    }
+
+    /// Answers every waiting stats connection with one write and closes it:
+    /// a slow reader gets what fits in its socket buffer, never a stall.
+    fn serve_stats(&mut self) {
+        let Some(listener) = &self.io.stats else {
+            return;
+        };
+        let text = report::graphite(
+            self.session,
+            clock::now(),
+            &self.reporting.stats_prefix,
+            clock::unix_time(),
+        );
+        while let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(true);
+            let _ = stream.write(text.as_bytes());
+        }
+    }
+}
