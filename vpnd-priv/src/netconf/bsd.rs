@@ -1,6 +1,6 @@
 //! FreeBSD, DragonFly and NetBSD: `ifconfig`, `route` and `sysctl`.
 
-use super::{Argv, Change, Family, Platform, Step, Tools, resolver_record, resolver_text};
+use super::{Argv, Change, Family, Platform, Step, Tools, common_apply, common_undo};
 use std::net::IpAddr;
 
 const IFCONFIG: &str = "/sbin/ifconfig";
@@ -38,27 +38,24 @@ impl Bsd {
     }
 }
 
-/// `ifconfig` arguments for a host address on a point-to-point tun: the
-/// address is its own destination (the deployed peer used a fixed private
-/// address there).
-fn address_args(ip: &IpAddr, dev: &str, add: bool) -> Vec<String> {
+/// `ifconfig` for a host address on a point-to-point tun: the address is
+/// its own destination (the deployed peer used a fixed private address
+/// there).
+fn ifconfig_address(ip: &IpAddr, dev: &str, add: bool) -> Step {
     let a = ip.to_string();
-    let mut args: Vec<String> = match ip {
-        IpAddr::V4(_) => vec![dev.into(), "inet".into(), a.clone(), a],
-        IpAddr::V6(_) => vec![
-            dev.into(),
-            "inet6".into(),
-            a,
-            "prefixlen".into(),
-            "128".into(),
-        ],
+    let alias = if add { "alias" } else { "-alias" };
+    let args: Vec<&str> = match ip {
+        IpAddr::V4(_) => vec![dev, "inet", &a, &a, alias],
+        IpAddr::V6(_) => vec![dev, "inet6", &a, "prefixlen", "128", alias],
     };
-    args.push(if add { "alias" } else { "-alias" }.into());
-    args
+    Step::Run(Argv::new(IFCONFIG, &args))
 }
 
 impl Platform for Bsd {
     fn apply(&self, t: &Tools, change: &Change) -> Vec<Step> {
+        if let Some(steps) = common_apply(self, t, change) {
+            return steps;
+        }
         let dev = t.device.as_str();
         match change {
             Change::LinkUp => vec![Step::Run(Argv::new(IFCONFIG, &[dev, "up"]))],
@@ -67,42 +64,21 @@ impl Platform for Bsd {
                 &[dev, "mtu", &mtu.to_string()],
             ))],
             Change::Route(p) => vec![self.route("add", p, dev)],
-            Change::Address(ip) => {
-                let args = address_args(ip, dev, true);
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                vec![Step::Run(Argv::new(IFCONFIG, &refs))]
-            }
-            Change::Forwarding(f) => vec![Step::SetSysctl {
-                name: self.forwarding_sysctl(*f).to_owned(),
-                value: "1".to_owned(),
-            }],
-            Change::Resolver { nameserver, search } => {
-                let mut argv = Argv::new(&t.resolvconf, &["-a", &resolver_record(&t.device)]);
-                argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
-                vec![Step::Run(argv)]
-            }
+            Change::Address(ip) => vec![ifconfig_address(ip, dev, true)],
+            Change::Forwarding(_) | Change::Resolver { .. } => vec![],
         }
     }
 
     fn undo(&self, t: &Tools, change: &Change, previous: Option<&str>) -> Vec<Step> {
+        if let Some(steps) = common_undo(self, t, change, previous) {
+            return steps;
+        }
         let dev = t.device.as_str();
         match change {
             Change::LinkUp => vec![Step::Run(Argv::new(IFCONFIG, &[dev, "down"]))],
-            Change::Mtu(_) => vec![],
             Change::Route(p) => vec![self.route("delete", p, dev)],
-            Change::Address(ip) => {
-                let args = address_args(ip, dev, false);
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                vec![Step::Run(Argv::new(IFCONFIG, &refs))]
-            }
-            Change::Forwarding(f) => vec![Step::SetSysctl {
-                name: self.forwarding_sysctl(*f).to_owned(),
-                value: previous.unwrap_or("0").to_owned(),
-            }],
-            Change::Resolver { .. } => vec![Step::Run(Argv::new(
-                &t.resolvconf,
-                &["-d", &resolver_record(&t.device)],
-            ))],
+            Change::Address(ip) => vec![ifconfig_address(ip, dev, false)],
+            Change::Mtu(_) | Change::Forwarding(_) | Change::Resolver { .. } => vec![],
         }
     }
 

@@ -1,8 +1,6 @@
 //! Linux: `ip` and `/proc/sys`.
 
-use super::{
-    Argv, Change, Family, Platform, Step, Tools, host_prefix, resolver_record, resolver_text,
-};
+use super::{Argv, Change, Family, Platform, Step, Tools, common_apply, common_undo, host_prefix};
 
 /// Linux's command lines.
 #[derive(Debug, Clone, Copy, Default)]
@@ -10,42 +8,31 @@ pub struct Linux;
 
 impl Platform for Linux {
     fn apply(&self, t: &Tools, change: &Change) -> Vec<Step> {
+        if let Some(steps) = common_apply(self, t, change) {
+            return steps;
+        }
         let dev = t.device.as_str();
-        let run = |args: &[&str]| Step::Run(Argv::new(&t.ip, args));
+        let run = |args: &[&str]| vec![Step::Run(Argv::new(&t.ip, args))];
         match change {
-            Change::LinkUp => vec![run(&["link", "set", "dev", dev, "up"])],
-            Change::Mtu(mtu) => vec![run(&["link", "set", "dev", dev, "mtu", &mtu.to_string()])],
-            Change::Route(p) => vec![run(&["route", "add", &p.network().to_string(), "dev", dev])],
-            Change::Address(ip) => vec![run(&["addr", "add", &host_prefix(ip), "dev", dev])],
-            Change::Forwarding(f) => vec![Step::SetSysctl {
-                name: self.forwarding_sysctl(*f).to_owned(),
-                value: "1".to_owned(),
-            }],
-            Change::Resolver { nameserver, search } => {
-                let mut argv = Argv::new(&t.resolvconf, &["-a", &resolver_record(&t.device)]);
-                argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
-                vec![Step::Run(argv)]
-            }
+            Change::LinkUp => run(&["link", "set", "dev", dev, "up"]),
+            Change::Mtu(mtu) => run(&["link", "set", "dev", dev, "mtu", &mtu.to_string()]),
+            Change::Route(p) => run(&["route", "add", &p.network().to_string(), "dev", dev]),
+            Change::Address(ip) => run(&["addr", "add", &host_prefix(ip), "dev", dev]),
+            Change::Forwarding(_) | Change::Resolver { .. } => vec![],
         }
     }
 
     fn undo(&self, t: &Tools, change: &Change, previous: Option<&str>) -> Vec<Step> {
+        if let Some(steps) = common_undo(self, t, change, previous) {
+            return steps;
+        }
         let dev = t.device.as_str();
-        let run = |args: &[&str]| Step::Run(Argv::new(&t.ip, args));
+        let run = |args: &[&str]| vec![Step::Run(Argv::new(&t.ip, args))];
         match change {
-            Change::LinkUp => vec![run(&["link", "set", "dev", dev, "down"])],
-            // The tun goes away with vpnd; its MTU needs no undoing.
-            Change::Mtu(_) => vec![],
-            Change::Route(p) => vec![run(&["route", "del", &p.network().to_string(), "dev", dev])],
-            Change::Address(ip) => vec![run(&["addr", "del", &host_prefix(ip), "dev", dev])],
-            Change::Forwarding(f) => vec![Step::SetSysctl {
-                name: self.forwarding_sysctl(*f).to_owned(),
-                value: previous.unwrap_or("0").to_owned(),
-            }],
-            Change::Resolver { .. } => vec![Step::Run(Argv::new(
-                &t.resolvconf,
-                &["-d", &resolver_record(&t.device)],
-            ))],
+            Change::LinkUp => run(&["link", "set", "dev", dev, "down"]),
+            Change::Route(p) => run(&["route", "del", &p.network().to_string(), "dev", dev]),
+            Change::Address(ip) => run(&["addr", "del", &host_prefix(ip), "dev", dev]),
+            Change::Mtu(_) | Change::Forwarding(_) | Change::Resolver { .. } => vec![],
         }
     }
 

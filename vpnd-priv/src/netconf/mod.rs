@@ -145,6 +145,45 @@ pub fn host_prefix(ip: &IpAddr) -> String {
     }
 }
 
+/// The steps every platform shares: forwarding through its sysctl, and
+/// resolvconf. `None` for the changes each platform makes its own way.
+fn common_apply(p: &impl Platform, t: &Tools, change: &Change) -> Option<Vec<Step>> {
+    match change {
+        Change::Forwarding(f) => Some(vec![Step::SetSysctl {
+            name: p.forwarding_sysctl(*f).to_owned(),
+            value: "1".to_owned(),
+        }]),
+        Change::Resolver { nameserver, search } => {
+            let mut argv = Argv::new(&t.resolvconf, &["-a", &resolver_record(&t.device)]);
+            argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
+            Some(vec![Step::Run(argv)])
+        }
+        _ => None,
+    }
+}
+
+/// The undoing counterpart of [`common_apply`].
+fn common_undo(
+    p: &impl Platform,
+    t: &Tools,
+    change: &Change,
+    previous: Option<&str>,
+) -> Option<Vec<Step>> {
+    match change {
+        Change::Forwarding(f) => Some(vec![Step::SetSysctl {
+            name: p.forwarding_sysctl(*f).to_owned(),
+            value: previous.unwrap_or("0").to_owned(),
+        }]),
+        Change::Resolver { .. } => Some(vec![Step::Run(Argv::new(
+            &t.resolvconf,
+            &["-d", &resolver_record(&t.device)],
+        ))]),
+        // The tun goes away with vpnd; its MTU needs no undoing.
+        Change::Mtu(_) => Some(vec![]),
+        _ => None,
+    }
+}
+
 /// This build's platform.
 #[cfg(target_os = "linux")]
 pub fn platform() -> impl Platform {
