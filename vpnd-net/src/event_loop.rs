@@ -256,6 +256,9 @@ impl<E: Entropy> Loop<'_, E> {
             let Ok(len) = self.session.seal_packet(now, &mut self.buf[..], n) else {
                 continue;
             };
+            // Control datagrams queued before this packet leave before it:
+            // a KEY_READY must precede the first DATA under the new key.
+            self.send_queued();
             if let Some(peer) = self.session.peer() {
                 let to = addr::for_socket(peer, self.udp_is_v6);
                 if sendto(&self.io.udp, &self.buf[..len], SendFlags::empty(), &to).is_err() {
@@ -266,14 +269,19 @@ impl<E: Entropy> Loop<'_, E> {
         true
     }
 
-    /// Sends what the session queued and tells the parent what it must do.
-    fn flush(&mut self) -> Result<(), LoopError> {
+    /// Sends the datagrams the session queued, in order.
+    fn send_queued(&mut self) {
         while let Some(t) = self.session.poll_transmit() {
             let to = addr::for_socket(t.dest, self.udp_is_v6);
             if sendto(&self.io.udp, &t.datagram, SendFlags::empty(), &to).is_err() {
                 self.io_stats.udp_send_errors += 1;
             }
         }
+    }
+
+    /// Sends what the session queued and tells the parent what it must do.
+    fn flush(&mut self) -> Result<(), LoopError> {
+        self.send_queued();
         while let Some(event) = self.session.poll_event() {
             let request = match event {
                 Event::NetworkUp { peer, pushed } => {

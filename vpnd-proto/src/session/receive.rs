@@ -257,6 +257,14 @@ impl<E: Entropy> Session<E> {
             }
         }
         self.stats.rx_data_bytes += (len - wire::BODY_OFFSET) as u64;
+        if used == KeyUsed::Current {
+            // The slave's direction counts too (W18: the deployed master
+            // limits only its own), so neither direction seals more than
+            // max_key_packets datagrams under one key before a rotation
+            // starts.
+            self.key_packets += 1;
+            self.check_rotation(now);
+        }
         Ok(Some(wire::BODY_OFFSET..len))
     }
 }

@@ -80,8 +80,8 @@ impl<E: Entropy> Session<E> {
             .push_back(Event::PersistRemoteNonce(*self.window.highest()));
     }
 
-    /// The master rotates on age or packet count, checked on every sealed
-    /// datagram, not only at heartbeat time (W18).
+    /// The master rotates on age or packet count (both directions'),
+    /// checked on every datagram, not only at heartbeat time (W18).
     pub(super) fn check_rotation(&mut self, now: Timestamp) {
         let due = self.key_packets >= self.config.max_key_packets
             || now - self.key_started >= self.config.max_key_age;
