@@ -1,11 +1,15 @@
 //! The unprivileged network process: the event loop over tun, UDP, IPC and
 //! the stats listener; the sandbox; the state reports; the IPC transport
-//! the parent reuses. The process's entry (receiving the start message,
-//! entering the sandbox) arrives with the rest of the daemon (issue #3).
+//! the parent reuses; the process's entry ([`child::run`]) and the logger
+//! both processes share.
 
 mod addr;
+pub mod child;
 pub mod clock;
 pub mod event_loop;
+pub mod inherited;
+pub mod logging;
+mod os_entropy;
 pub mod report;
 pub mod sandbox;
 pub mod transport;

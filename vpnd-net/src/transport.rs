@@ -75,6 +75,11 @@ impl Channel {
         Channel { fd }
     }
 
+    /// The socket itself (to hand one end to the child process).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
     /// Sends one frame, with `fds` if any.
     pub fn send(&self, frame: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), TransportError> {
         if frame.len() > MAX_FRAME {

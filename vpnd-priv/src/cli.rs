@@ -30,4 +30,9 @@ pub struct Args {
     /// the configuration (secret key redacted).
     #[arg(short = 'n', long = "check")]
     pub check: bool,
+
+    /// Internal: run as the network process vpnd starts (with the IPC
+    /// socket at descriptor 3). Not for use by hand.
+    #[arg(long = "net-process", hide = true)]
+    pub net_process: bool,
 }

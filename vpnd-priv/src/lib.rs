@@ -6,6 +6,7 @@
 //! builders, policy, undo ledger) is unit-tested on every platform.
 
 pub mod cli;
+pub mod daemonize;
 pub mod exec;
 pub mod ledger;
 pub mod load;
@@ -13,6 +14,9 @@ pub mod netconf;
 pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
+pub mod serve;
 pub mod sockets;
+pub mod spawn;
+pub mod startup;
 #[cfg(target_os = "linux")]
 pub mod tun;

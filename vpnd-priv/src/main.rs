@@ -6,14 +6,27 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use vpnd_net::logging::{self, Sink};
 use vpnd_priv::cli::Args;
+use vpnd_priv::daemonize::{self, Readiness};
 use vpnd_priv::load::{self, LoadError};
+use vpnd_priv::serve::Ended;
+use vpnd_priv::spawn::ChildLogging;
+use vpnd_priv::startup::{self, StartError};
+use vpnd_proto::config::Config;
 
 /// sysexits.h codes.
 mod sysexits {
     pub const EX_USAGE: u8 = 64;
+    pub const EX_DATAERR: u8 = 65;
     pub const EX_NOINPUT: u8 = 66;
-    pub const EX_UNAVAILABLE: u8 = 69;
+    pub const EX_NOUSER: u8 = 67;
+    pub const EX_NOHOST: u8 = 68;
+    pub const EX_SOFTWARE: u8 = 70;
+    pub const EX_OSERR: u8 = 71;
+    pub const EX_CANTCREAT: u8 = 73;
+    pub const EX_TEMPFAIL: u8 = 75;
+    pub const EX_NOPERM: u8 = 77;
     pub const EX_CONFIG: u8 = 78;
 }
 
@@ -30,6 +43,11 @@ fn main() -> ExitCode {
             };
         }
     };
+    if args.net_process {
+        // 0-2 and the IPC socket at 3 are ours; the rest came uninvited.
+        vpnd_net::inherited::close_from(vpnd_net::child::IPC_FD + 1);
+        return net_process(&args);
+    }
     let loaded = match load::load(&args.config) {
         Ok(l) => l,
         Err(e) => {
@@ -53,10 +71,111 @@ fn main() -> ExitCode {
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
-    // The privilege-separated daemon is the next piece of work (issue #3);
-    // until it lands, vpnd only checks configurations.
-    eprintln!(
-        "vpnd: running the tunnel is not available in this build; use -n to check a configuration"
-    );
-    ExitCode::from(sysexits::EX_UNAVAILABLE)
+    run(&args, loaded.config)
+}
+
+/// The network process: vpnd started it with the IPC socket at
+/// descriptor 3.
+fn net_process(args: &Args) -> ExitCode {
+    let sink = if args.foreground {
+        Sink::Stderr
+    } else {
+        Sink::Syslog
+    };
+    if let Some(note) = logging::init("net", sink, args.verbose) {
+        log::warn!("{note}");
+    }
+    match vpnd_net::child::run() {
+        Ok(exit) => {
+            log::debug!("exiting: {exit:?}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(sysexits::EX_SOFTWARE)
+        }
+    }
+}
+
+/// The daemon: the parent's start, then its loop.
+fn run(args: &Args, config: Config) -> ExitCode {
+    // Whatever the caller left open (a shell's, a service manager's)
+    // must not reach the daemon or the network process.
+    vpnd_net::inherited::close_from(3);
+    if !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "vpnd: must be started as root: it creates {} and starts the network process as {}",
+            config.device,
+            config.user.as_str()
+        );
+        return ExitCode::from(sysexits::EX_NOPERM);
+    }
+    let mut readiness = if args.foreground {
+        Readiness::foreground()
+    } else {
+        match daemonize::detach() {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("vpnd: {e}");
+                return ExitCode::from(sysexits::EX_OSERR);
+            }
+        }
+    };
+    let sink = if args.foreground {
+        Sink::Stderr
+    } else {
+        Sink::Syslog
+    };
+    if let Some(note) = logging::init("parent", sink, args.verbose) {
+        log::warn!("{note}");
+    }
+    let child_logging = ChildLogging {
+        foreground: args.foreground,
+        verbose: args.verbose,
+    };
+    let parent = match startup::start(config, child_logging) {
+        Ok(p) => p,
+        Err(e) => {
+            let code = start_exit_code(&e);
+            log::error!("{e}");
+            readiness.failed(code, &e.to_string());
+            return ExitCode::from(code);
+        }
+    };
+    readiness.ready();
+    match parent.serve() {
+        Ended::Stopped => {
+            log::info!("stopped; network unconfigured");
+            ExitCode::SUCCESS
+        }
+        Ended::ChildDied(how) => {
+            log::error!("network process ended ({how}); network unconfigured, exiting");
+            ExitCode::from(sysexits::EX_SOFTWARE)
+        }
+        Ended::ChildKilled(why) => {
+            log::error!(
+                "network process broke the IPC protocol ({why}); killed it, network unconfigured, exiting"
+            );
+            ExitCode::from(sysexits::EX_SOFTWARE)
+        }
+        Ended::Failed(why) => {
+            log::error!("{why}; network unconfigured, exiting");
+            ExitCode::from(sysexits::EX_OSERR)
+        }
+    }
+}
+
+fn start_exit_code(e: &StartError) -> u8 {
+    use sysexits::*;
+    match e {
+        StartError::User { .. } => EX_NOUSER,
+        StartError::Chroot { .. } => EX_CONFIG,
+        StartError::Resolve { .. } => EX_NOHOST,
+        StartError::NonceFile(_) => EX_DATAERR,
+        StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
+        StartError::PidFile(_) => EX_CANTCREAT,
+        StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
+        StartError::Spawn(_) => EX_OSERR,
+        StartError::Child(_) => EX_SOFTWARE,
+    }
 }

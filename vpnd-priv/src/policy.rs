@@ -156,6 +156,17 @@ impl State {
     }
 }
 
+impl State {
+    /// Moves the conversation on after `request` was refused: a refused
+    /// `NetworkUp` still opens the session, whose `NetworkDown` follows
+    /// (and then undoes nothing).
+    pub fn note_refused(&mut self, request: &ToParent) {
+        if let ToParent::NetworkUp { .. } = request {
+            self.network_up = true;
+        }
+    }
+}
+
 /// The tun MTU for a peer at `peer`, unless configured.
 pub fn mtu_for(peer: &SocketAddr, configured: Option<u16>) -> u16 {
     configured.unwrap_or(match peer.ip() {

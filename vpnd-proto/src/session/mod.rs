@@ -17,6 +17,7 @@
 //!    every [`Session::poll_event`], and re-read `poll_timeout`.
 
 mod entropy;
+mod from_start;
 mod keys;
 mod nonces;
 mod receive;
@@ -136,6 +137,7 @@ pub struct Session<E: Entropy> {
     peer_info: Option<PeerInfo>,
     session_up: bool,
     key_started: Timestamp,
+    /// Datagrams sealed under the current key plus DATA opened under it.
     key_packets: u64,
     last_heard: Option<Timestamp>,
     last_answer: Option<Timestamp>,

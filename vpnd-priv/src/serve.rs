@@ -1,0 +1,340 @@
+//! The parent's loop once the network process runs: decode its requests as
+//! untrusted input, judge each with [`policy::admit`], carry out what is
+//! granted, answer; turn signals into messages; when the network process
+//! ends, undo every change and report how it ended.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use rustix::io::Errno;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use signal_hook_mio::v1_0::Signals;
+use vpnd_net::transport::{FrameBuffer, TransportError};
+use vpnd_proto::ipc::{self, NonceSlot, Refusal, ToChild, ToParent};
+
+use crate::exec::Executor;
+use crate::ledger::Scope;
+use crate::netconf::Platform;
+use crate::nonce_file;
+use crate::pid_file::PidFile;
+use crate::policy::{self, Action, Facts, State, Verdict};
+use crate::spawn::NetProcess;
+
+const IPC: Token = Token(0);
+const SIGNALS: Token = Token(1);
+
+/// How long the network process has to stop after `Shutdown`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The two nonce files: the only paths the parent writes for the child.
+#[derive(Debug, Clone)]
+pub struct NoncePaths {
+    /// `local_nonce_file`.
+    pub local: PathBuf,
+    /// `remote_nonce_file`.
+    pub remote: PathBuf,
+}
+
+/// What vpnd changed on the system; dropping it undoes all of it, so no
+/// exit path leaves anything configured.
+#[derive(Debug)]
+pub struct Cleanup<P: Platform> {
+    /// The network changes, with their ledger.
+    pub executor: Executor<P>,
+    /// The stats socket, once created.
+    pub stats_path: Option<PathBuf>,
+    /// A second descriptor of the tun, so that the device outlives the
+    /// network process until its changes are undone (a tun vanishes with
+    /// its last descriptor). The parent never reads or writes it.
+    pub tun: Option<OwnedFd>,
+    /// The pid file (removed when dropped, after the rest).
+    pub pid_file: PidFile,
+}
+
+impl<P: Platform> Drop for Cleanup<P> {
+    fn drop(&mut self) {
+        for e in self.executor.undo_all() {
+            log::error!("undoing a network change: {e}");
+        }
+        if let Some(p) = &self.stats_path {
+            let _ = std::fs::remove_file(p);
+        }
+        self.tun = None;
+    }
+}
+
+/// The running parent.
+#[derive(Debug)]
+pub struct Parent<P: Platform> {
+    /// The network process.
+    pub net: NetProcess,
+    /// Its own facts for the policy.
+    pub facts: Facts,
+    /// The conversation's state.
+    pub state: State,
+    /// Where the nonces go.
+    pub nonce_paths: NoncePaths,
+    /// What to undo.
+    pub cleanup: Cleanup<P>,
+}
+
+/// How the parent ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// TERM or INT: everything undone; exit 0.
+    Stopped,
+    /// The network process ended by itself.
+    ChildDied(String),
+    /// The network process broke the protocol and was killed.
+    ChildKilled(String),
+    /// The parent's own machinery failed (poll, signals).
+    Failed(String),
+}
+
+enum Step {
+    /// Nothing waiting (the channel would block).
+    Idle,
+    Continue,
+    ChildGone,
+    Violation(String),
+}
+
+impl<P: Platform> Parent<P> {
+    /// Waits for the network process's `Hello`, up to `timeout`.
+    pub fn await_hello(&mut self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
+        while !self.state.greeted {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.kill();
+                return Err(format!(
+                    "no greeting within {}s; stopped it",
+                    timeout.as_secs()
+                ));
+            }
+            let mut fds = [rustix::event::PollFd::new(
+                &self.net.channel,
+                rustix::event::PollFlags::IN,
+            )];
+            let wait = rustix::event::Timespec::try_from(left).ok();
+            match rustix::event::poll(&mut fds, wait.as_ref()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            if fds[0].revents().is_empty() {
+                continue;
+            }
+            match self.handle_one(&mut frame) {
+                Step::Idle | Step::Continue => {}
+                Step::ChildGone => {
+                    return Err(format!("ended during start-up ({})", self.reap()));
+                }
+                Step::Violation(v) => {
+                    self.kill();
+                    return Err(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves until the network process ends or a signal stops vpnd.
+    pub fn serve(mut self) -> Ended {
+        match self.serve_loop() {
+            Ok(ended) => ended,
+            Err(e) => {
+                self.kill();
+                Ended::Failed(e.to_string())
+            }
+        }
+    }
+
+    fn serve_loop(&mut self) -> std::io::Result<Ended> {
+        rustix::fs::fcntl_setfl(self.net.channel.as_fd(), rustix::fs::OFlags::NONBLOCK)?;
+        let mut poll = Poll::new()?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?;
+        poll.registry().register(
+            &mut SourceFd(&self.net.channel.as_fd().as_raw_fd()),
+            IPC,
+            Interest::READABLE,
+        )?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let mut events = Events::with_capacity(8);
+        let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
+        let mut stop_deadline: Option<Instant> = None;
+        loop {
+            let timeout = stop_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            if stop_deadline.is_some_and(|d| Instant::now() >= d) {
+                log::error!(
+                    "network process did not stop within {}s; killing it",
+                    STOP_TIMEOUT.as_secs()
+                );
+                self.kill();
+                return Ok(Ended::Stopped);
+            }
+            for signal in signals.pending() {
+                match signal {
+                    SIGTERM | SIGINT if stop_deadline.is_none() => {
+                        log::info!("signal {signal}: stopping");
+                        self.tell(&ToChild::Shutdown);
+                        stop_deadline = Some(Instant::now() + STOP_TIMEOUT);
+                    }
+                    SIGUSR1 => self.tell(&ToChild::DumpState),
+                    SIGHUP => log::warn!(
+                        "SIGHUP: vpnd does not reload its configuration; restart it to apply changes"
+                    ),
+                    _ => {}
+                }
+            }
+            // Edge-triggered: read the channel until it would block.
+            loop {
+                match self.handle_one(&mut frame) {
+                    Step::Idle => break,
+                    Step::Continue => {}
+                    Step::ChildGone if stop_deadline.is_some() => {
+                        self.reap();
+                        return Ok(Ended::Stopped);
+                    }
+                    Step::ChildGone => return Ok(Ended::ChildDied(self.reap())),
+                    Step::Violation(v) => {
+                        self.kill();
+                        return Ok(Ended::ChildKilled(v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives and handles one request.
+    fn handle_one(&mut self, frame: &mut FrameBuffer) -> Step {
+        let received = match self.net.channel.recv(frame) {
+            Ok(r) => r,
+            Err(TransportError::Io(Errno::AGAIN)) => return Step::Idle,
+            Err(TransportError::Closed)
+            | Err(TransportError::Io(Errno::CONNRESET))
+            | Err(TransportError::Io(Errno::PIPE)) => return Step::ChildGone,
+            Err(e) => return Step::Violation(format!("IPC: {e}")),
+        };
+        if !received.fds.is_empty() {
+            return Step::Violation("sent descriptors".to_owned());
+        }
+        let request = match ipc::decode_to_parent(&frame[..received.len]) {
+            Ok(r) => r,
+            Err(e) => return Step::Violation(format!("undecodable request: {e}")),
+        };
+        match policy::admit(&request, &self.facts, &self.state) {
+            Verdict::Apply(action) => {
+                self.carry_out(&action);
+                self.state.advance(&action);
+                Step::Continue
+            }
+            Verdict::Refuse(reason) => {
+                log::warn!("refused: {reason}");
+                self.state.note_refused(&request);
+                if let ToParent::NetworkUp { .. } = request {
+                    self.tell(&ToChild::NetworkRefused {
+                        reason: Refusal::PushedValue { message: reason },
+                    });
+                }
+                Step::Continue
+            }
+            Verdict::Abort(v) => Step::Violation(v.to_string()),
+        }
+    }
+
+    fn carry_out(&mut self, action: &Action) {
+        match action {
+            Action::Greet => log::debug!("network process greeted"),
+            Action::Configure(changes) => {
+                match self.cleanup.executor.apply(changes, Scope::Session) {
+                    Ok(()) => {
+                        log::info!("network configured for the session");
+                        self.tell(&ToChild::NetworkApplied);
+                    }
+                    Err(e) => {
+                        log::error!("configuring the network: {e}; rolled back");
+                        self.tell(&ToChild::NetworkRefused {
+                            reason: Refusal::CommandFailed {
+                                message: e.to_string(),
+                            },
+                        });
+                    }
+                }
+            }
+            Action::Unconfigure => {
+                for e in self.cleanup.executor.undo_session() {
+                    log::error!("unconfiguring the network: {e}");
+                }
+                log::info!("network unconfigured: session ended");
+            }
+            Action::Persist { slot, nonce } => {
+                let path = match slot {
+                    NonceSlot::Local => &self.nonce_paths.local,
+                    NonceSlot::Remote => &self.nonce_paths.remote,
+                };
+                match nonce_file::write(path, nonce) {
+                    Ok(()) => log::debug!("nonce saved: {}", path.display()),
+                    Err(e) => log::error!("{e}"),
+                }
+            }
+        }
+    }
+
+    /// Sends a message; a failure means the child is gone, which the
+    /// channel's EOF reports next.
+    fn tell(&self, message: &ToChild) {
+        match ipc::encode(message) {
+            Ok(frame) => {
+                if let Err(e) = self.net.channel.send(&frame, &[]) {
+                    log::debug!("telling the network process: {e}");
+                }
+            }
+            Err(e) => log::error!("encoding a message to the network process: {e}"),
+        }
+    }
+
+    /// Kills the network process and waits for it.
+    fn kill(&mut self) {
+        let _ = self.net.child.kill();
+        let _ = self.net.child.wait();
+    }
+
+    /// Waits for the network process, which closed its channel, and says
+    /// how it ended.
+    fn reap(&mut self) -> String {
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            match self.net.child.try_wait() {
+                Ok(Some(status)) => return describe(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Ok(None) => {
+                    self.kill();
+                    return "closed its channel and did not exit; killed".to_owned();
+                }
+                Err(e) => return format!("waiting for it: {e}"),
+            }
+        }
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => status.to_string(),
+    }
+}

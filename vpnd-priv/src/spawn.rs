@@ -1,0 +1,85 @@
+//! Starting the network process: vpnd re-executes its own binary with the
+//! hidden `--net-process` argument (a fresh address space, nothing of the
+//! parent's memory), the IPC socket at descriptor 3, every other
+//! descriptor closed (all are close-on-exec), the environment cleared and
+//! its own process group, so a terminal's Ctrl-C reaches only the parent.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use command_fds::{CommandFdExt, FdMapping};
+use vpnd_net::child::IPC_FD;
+use vpnd_net::transport::Channel;
+
+/// The running network process.
+#[derive(Debug)]
+pub struct NetProcess {
+    /// The process.
+    pub child: Child,
+    /// The parent's end of the IPC socket.
+    pub channel: Channel,
+}
+
+/// How the network process logs.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildLogging {
+    /// To stderr (vpnd runs with `-f`) instead of syslog.
+    pub foreground: bool,
+    /// `-v` count.
+    pub verbose: u8,
+}
+
+/// Why the network process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The socketpair.
+    #[error("creating the IPC socket pair: {0}")]
+    Channel(#[from] vpnd_net::transport::TransportError),
+    /// Our own binary.
+    #[error("finding vpnd's own binary: {0}")]
+    OwnBinary(std::io::Error),
+    /// exec failed.
+    #[error("starting the network process {binary}: {source}")]
+    Exec {
+        /// The binary.
+        binary: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Starts the network process.
+pub fn spawn(logging: ChildLogging) -> Result<NetProcess, SpawnError> {
+    let (ours, theirs) = Channel::pair()?;
+    let binary = std::env::current_exe().map_err(SpawnError::OwnBinary)?;
+    let mut cmd = Command::new(&binary);
+    cmd.arg("--net-process")
+        .args((0..logging.verbose).map(|_| "-v"))
+        .env_clear()
+        .current_dir("/")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if logging.foreground {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    if logging.foreground {
+        cmd.arg("-f");
+    }
+    let exec_err = |source| SpawnError::Exec {
+        binary: binary.display().to_string(),
+        source,
+    };
+    cmd.fd_mappings(vec![FdMapping {
+        parent_fd: theirs.into_fd(),
+        child_fd: IPC_FD,
+    }])
+    .map_err(|_| exec_err(std::io::Error::other("descriptor mapping collision")))?;
+    let child = cmd.spawn().map_err(exec_err)?;
+    Ok(NetProcess {
+        child,
+        channel: ours,
+    })
+}

@@ -1,0 +1,270 @@
+//! The parent's start, as root: check the user and the chroot directory,
+//! resolve the peer, read the nonce files, write the pid file, create the
+//! tun (up while vpnd runs), the UDP socket and the stats socket, start
+//! the network process, hand it its configuration and descriptors, forget
+//! the secret key and wait for its greeting. Any failure undoes what was
+//! done ([`Cleanup`] is dropped).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
+use vpnd_proto::ipc::{self, IPC_VERSION, Start, ToChild};
+
+use crate::exec::{ExecError, Executor, Sysctls};
+use crate::ledger::{Ledger, Scope};
+use crate::netconf::{self, Change, Platform, Tools};
+use crate::nonce_file::{self, NonceFileError};
+use crate::pid_file::{PidFile, PidFileError};
+use crate::policy::{Facts, State};
+use crate::serve::{Cleanup, NoncePaths, Parent};
+use crate::sockets::{self, SocketError};
+use crate::spawn::{self, ChildLogging, SpawnError};
+
+/// How long the network process may take to greet.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why vpnd could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// `user` is unknown or root.
+    #[error("user {name}: {reason}")]
+    User {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// `chroot_dir` is missing or unsafe.
+    #[error("chroot_dir {}: {reason}", path.display())]
+    Chroot {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `remote_host` does not resolve.
+    #[error("remote_host {host}: {reason}")]
+    Resolve {
+        /// The name.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// A nonce file.
+    #[error("{0}")]
+    NonceFile(#[from] NonceFileError),
+    /// The pid file.
+    #[error("{0}")]
+    PidFile(#[from] PidFileError),
+    /// The tun device.
+    #[error("{0}")]
+    Tun(String),
+    /// A network command.
+    #[error("{0}")]
+    Network(#[from] ExecError),
+    /// The UDP or stats socket.
+    #[error("{0}")]
+    Socket(#[from] SocketError),
+    /// Starting the network process.
+    #[error("{0}")]
+    Spawn(#[from] SpawnError),
+    /// The network process did not come up.
+    #[error("network process: {0}")]
+    Child(String),
+}
+
+/// Starts everything; on success the network process is running and has
+/// greeted.
+pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platform>, StartError> {
+    let (uid, gid) = resolve_user(config.user.as_str())?;
+    check_chroot(&config.chroot_dir)?;
+    let peer = resolve_peer(&config)?;
+    let local_nonce = nonce_file::read(&config.local_nonce_file)?;
+    let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
+    let pid_file = PidFile::create(&config.pid_file)?;
+    let resolvconf = match &config.role {
+        RoleConfig::Host {
+            resolvconf_path, ..
+        } => resolvconf_path.clone(),
+        _ => PathBuf::from("/sbin/resolvconf"),
+    };
+    let mut cleanup = Cleanup {
+        executor: Executor {
+            platform: netconf::platform(),
+            tools: Tools {
+                device: config.device.clone(),
+                ip: config.ip_path.clone(),
+                resolvconf,
+            },
+            sysctls: Sysctls {
+                root: PathBuf::from("/"),
+            },
+            ledger: Ledger::default(),
+        },
+        stats_path: None,
+        tun: None,
+        pid_file,
+    };
+    let tun = open_tun(&config)?;
+    cleanup.tun = Some(
+        tun.try_clone()
+            .map_err(|e| StartError::Tun(format!("{}: {e}", config.device)))?,
+    );
+    cleanup.executor.apply(&[Change::LinkUp], Scope::Process)?;
+    let udp = sockets::udp(config.local_port)?;
+    let stats = sockets::stats_listener(&config.stats_path)?;
+    cleanup.stats_path = Some(config.stats_path.clone());
+    log::info!(
+        "started: role {}, device {}, UDP port {}, peer {}",
+        config.role().as_str(),
+        config.device,
+        config.local_port,
+        peer.map_or(
+            "learnt from the first authenticated datagram".to_owned(),
+            |p| p.to_string()
+        )
+    );
+    let net = spawn::spawn(logging)?;
+    let facts = Facts {
+        role: config.role.clone(),
+        mtu: config.mtu,
+    };
+    let nonce_paths = NoncePaths {
+        local: config.local_nonce_file.clone(),
+        remote: config.remote_nonce_file.clone(),
+    };
+    // The host name, unless configured; "vpnd" for a host name with no
+    // character Graphite takes.
+    let stats_prefix = match config.stats_prefix.clone().or_else(host_name_prefix) {
+        Some(p) => p,
+        None => "vpnd"
+            .parse()
+            .map_err(|e| StartError::Child(format!("stats prefix: {e}")))?,
+    };
+    let start = Start {
+        version: IPC_VERSION,
+        config,
+        stats_prefix,
+        peer,
+        local_nonce,
+        remote_nonce: remote_nonce.unwrap_or([0; 24]),
+        unix_time: vpnd_net::clock::unix_time(),
+        uid,
+        gid,
+    };
+    let mut parent = Parent {
+        net,
+        facts,
+        state: State {
+            local_nonce,
+            remote_nonce,
+            ..State::default()
+        },
+        nonce_paths,
+        cleanup,
+    };
+    send_start(&parent, start, [tun, udp, OwnedFd::from(stats)])?;
+    parent
+        .await_hello(HELLO_TIMEOUT)
+        .map_err(StartError::Child)?;
+    Ok(parent)
+}
+
+fn send_start<P: Platform>(
+    parent: &Parent<P>,
+    start: Start,
+    fds: [OwnedFd; 3],
+) -> Result<(), StartError> {
+    // The frame is wiped when dropped; the start message (and the secret
+    // key in it) is dropped here, and SecretKey wipes itself.
+    let frame = ipc::encode(&ToChild::Start(Box::new(start)))
+        .map_err(|e| StartError::Child(format!("encoding the start message: {e}")))?;
+    let borrowed = fds.each_ref().map(|f| f.as_fd());
+    parent
+        .net
+        .channel
+        .send(&frame, &borrowed)
+        .map_err(|e| StartError::Child(format!("sending the start message: {e}")))
+}
+
+fn host_name_prefix() -> Option<StatsPrefix> {
+    let name = nix::unistd::gethostname().ok()?;
+    StatsPrefix::from_host_name(&name.to_string_lossy())
+}
+
+/// The uid and gid of `name`, which must not be root.
+fn resolve_user(name: &str) -> Result<(u32, u32), StartError> {
+    let err = |reason: String| StartError::User {
+        name: name.to_owned(),
+        reason,
+    };
+    let user = nix::unistd::User::from_name(name)
+        .map_err(|e| err(format!("cannot look it up: {e}")))?
+        .ok_or_else(|| err("no such user (create it, or set `user`)".to_owned()))?;
+    if user.uid.is_root() || user.gid.as_raw() == 0 {
+        return Err(err(
+            "has uid or gid 0; the network process must run unprivileged".to_owned(),
+        ));
+    }
+    Ok((user.uid.as_raw(), user.gid.as_raw()))
+}
+
+/// The chroot directory exists, is a directory, is owned by root and is
+/// writable by nobody else.
+fn check_chroot(path: &Path) -> Result<(), StartError> {
+    let err = |reason: &str| StartError::Chroot {
+        path: path.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        err(&format!(
+            "{e} (create an empty directory owned by root, mode 755)"
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(err("is not a directory"));
+    }
+    if meta.uid() != 0 {
+        return Err(err("is not owned by root"));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(err("is writable by group or others"));
+    }
+    Ok(())
+}
+
+/// The peer's address, resolved once at start.
+fn resolve_peer(config: &Config) -> Result<Option<SocketAddr>, StartError> {
+    let Some(remote) = config.remote() else {
+        return Ok(None);
+    };
+    let host = remote.host.as_str();
+    let err = |reason: String| StartError::Resolve {
+        host: host.to_owned(),
+        reason,
+    };
+    let mut addrs = (host, remote.port)
+        .to_socket_addrs()
+        .map_err(|e| err(e.to_string()))?;
+    addrs
+        .next()
+        .map(Some)
+        .ok_or_else(|| err("resolves to no address".to_owned()))
+}
+
+#[cfg(target_os = "linux")]
+fn open_tun(config: &Config) -> Result<OwnedFd, StartError> {
+    crate::tun::open_tun(&config.device).map_err(|e| StartError::Tun(e.to_string()))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_tun(config: &Config) -> Result<OwnedFd, StartError> {
+    Err(StartError::Tun(format!(
+        "{}: tun devices on this system arrive with the FreeBSD port",
+        config.device
+    )))
+}
