@@ -1,1 +1,65 @@
-//! Helpers for the end-to-end tests (arrive with the daemon, issue #3).
+//! The harness of vpnd's end-to-end tests: network namespaces that delete
+//! themselves, vpnd daemons that stop themselves, key pairs and
+//! configurations, traffic from threads placed inside a namespace.
+//!
+//! Everything is named uniquely per test process and test, so tests run
+//! in parallel; addresses come from 198.18.0.0/15 only. Under `CI=true` a
+//! test that lacks root or a tool fails; elsewhere it is skipped loudly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod capture;
+pub mod daemon;
+pub mod netns;
+pub mod pair;
+pub mod traffic;
+
+/// True when the test can run: root, `ip` present. Under `CI=true` a
+/// missing prerequisite panics instead (tests never skip in CI).
+pub fn can_run(test: &str) -> bool {
+    let missing = if !rustix::process::geteuid().is_root() {
+        Some("root")
+    } else if !std::path::Path::new("/sbin/ip").exists()
+        && !std::path::Path::new("/usr/sbin/ip").exists()
+    {
+        Some("iproute2 (ip)")
+    } else {
+        None
+    };
+    match missing {
+        None => true,
+        Some(what) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{test}: needs {what}, which CI must provide")
+        }
+        Some(what) => {
+            eprintln!("SKIPPED {test}: needs {what}");
+            false
+        }
+    }
+}
+
+/// A name unique to this process and `tag`, at most 15 bytes (an
+/// interface name's limit).
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{tag}{}x{n}", std::process::id() % 100_000);
+    assert!(name.len() <= 15, "name {name} too long");
+    name
+}
+
+/// The workspace's target directory's binary `name` (built by `cargo
+/// build`, which `cargo test` of the workspace does first).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bins` first (scripts/test does)",
+        path.display()
+    );
+    path
+}

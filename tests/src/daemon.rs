@@ -1,0 +1,151 @@
+//! A vpnd started in a namespace (`-f`, its log in a file), stopped by
+//! its pid when dropped.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::netns::Netns;
+
+/// A running vpnd (the parent; `ip netns exec` execs it, so the pid is
+/// vpnd's own).
+#[derive(Debug)]
+pub struct Daemon {
+    child: Child,
+    /// Its standard error.
+    pub log: PathBuf,
+    /// Its stats socket.
+    pub stats_path: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl Daemon {
+    /// Starts `vpnd -f -v -c CONF` in `ns`.
+    pub fn start(ns: &Netns, conf: &Path, log: &Path, stats_path: &Path) -> Daemon {
+        let err = File::create(log).unwrap();
+        let child = ns
+            .command(crate::binary("vpnd"))
+            .args(["-f", "-v", "-c"])
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        Daemon {
+            child,
+            log: log.to_path_buf(),
+            stats_path: stats_path.to_path_buf(),
+            exited: None,
+        }
+    }
+
+    /// The parent's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The network process's pid, once it runs.
+    pub fn net_pid(&self) -> Option<u32> {
+        let p = self.pid();
+        let text = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+
+    /// Waits until the network process runs and the stats socket answers.
+    pub fn wait_running(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_exit() {
+                panic!("vpnd exited at start ({status}):\n{}", self.log_text());
+            }
+            if self.net_pid().is_some() && UnixStream::connect(&self.stats_path).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("vpnd did not start:\n{}", self.log_text());
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The exit status, if it exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().unwrap();
+        }
+        self.exited
+    }
+
+    /// Waits up to `timeout` for it to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.try_exit() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// SIGTERM, and its exit status.
+    pub fn stop(&mut self) -> ExitStatus {
+        if let Some(s) = self.try_exit() {
+            return s;
+        }
+        signal(self.pid(), nix::sys::signal::SIGTERM);
+        self.wait_exit(Duration::from_secs(15))
+            .unwrap_or_else(|| panic!("vpnd did not stop on SIGTERM:\n{}", self.log_text()))
+    }
+
+    /// SIGKILL to the parent and, first, the network process: a crash of
+    /// the whole daemon.
+    pub fn kill_all(&mut self) {
+        if let Some(net) = self.net_pid() {
+            signal(net, nix::sys::signal::SIGKILL);
+        }
+        signal(self.pid(), nix::sys::signal::SIGKILL);
+        let _ = self.wait_exit(Duration::from_secs(10));
+    }
+
+    /// The Graphite lines of the stats socket, as metric (the part after
+    /// `PREFIX.vpnd.`) -> value.
+    pub fn stats(&self) -> BTreeMap<String, u64> {
+        let mut s = UnixStream::connect(&self.stats_path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (name, value) = (f.next()?, f.next()?);
+                let metric = name.split_once(".vpnd.")?.1;
+                Some((metric.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+/// Sends `sig` to `pid`.
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.try_exit().is_none() {
+            signal(self.pid(), nix::sys::signal::SIGTERM);
+            if self.wait_exit(Duration::from_secs(10)).is_none() {
+                self.kill_all();
+            }
+        }
+    }
+}

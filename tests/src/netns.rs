@@ -1,0 +1,101 @@
+//! Network namespaces and veth links that are deleted when dropped, even
+//! when the test fails.
+
+use std::fs::File;
+use std::process::Command;
+
+/// Runs `ip ARGS`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ip ARGS`, its standard output.
+pub fn ip_output(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A network namespace with `lo` up.
+#[derive(Debug)]
+pub struct Netns {
+    /// Its name.
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `vt<tag>…`, a unique name.
+    pub fn new(tag: &str) -> Netns {
+        let name = crate::unique(tag);
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// `ip -n NAME ARGS`.
+    pub fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// `ip -n NAME ARGS`, its output.
+    pub fn ip_output(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip_output(&all)
+    }
+
+    /// A command that runs inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).arg(program);
+        c
+    }
+
+    /// Moves the calling thread into the namespace (sockets it then
+    /// creates live there). Use from a thread of its own.
+    pub fn enter(&self) {
+        Self::enter_by_name(&self.name);
+    }
+
+    /// [`Netns::enter`] by name (for threads that cannot borrow it).
+    pub fn enter_by_name(name: &str) {
+        let f = File::open(format!("/run/netns/{name}")).unwrap();
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    }
+
+    /// Adds `addr` (with prefix) to `lo`: a host on the internal network.
+    pub fn add_host(&self, addr: &str) {
+        self.ip(&["addr", "add", addr, "dev", "lo"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Joins `a` and `b` with a veth pair and addresses them: `addr_a` and
+/// `addr_b` with prefix, e.g. "198.18.0.1/30". The link dies with the
+/// namespaces.
+pub fn link(a: &Netns, addr_a: &str, b: &Netns, addr_b: &str) -> (String, String) {
+    let (ia, ib) = (crate::unique("va"), crate::unique("vb"));
+    ip(&[
+        "link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns", &b.name,
+    ]);
+    a.ip(&["addr", "add", addr_a, "dev", &ia]);
+    b.ip(&["addr", "add", addr_b, "dev", &ib]);
+    a.ip(&["link", "set", &ia, "up"]);
+    b.ip(&["link", "set", &ib, "up"]);
+    (ia, ib)
+}
