@@ -24,11 +24,18 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `vpnd -f -v -c CONF` in `ns`.
-    pub fn start(ns: &Netns, conf: &Path, log: &Path, stats_path: &Path) -> Daemon {
+    /// Starts `vpnd -f -v -c CONF` in `ns`, with `env` added.
+    pub fn start(
+        ns: &Netns,
+        conf: &Path,
+        log: &Path,
+        stats_path: &Path,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Daemon {
         let err = File::create(log).unwrap();
         let child = ns
             .command(crate::binary("vpnd"))
+            .envs(env.iter().copied())
             .args(["-f", "-v", "-c"])
             .arg(conf)
             .stdin(Stdio::null())

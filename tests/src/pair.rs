@@ -110,9 +110,22 @@ impl Pair {
                 .join(&format!("{}.log.{}", side.name, crate::unique("r")));
             let _ = std::fs::rename(&log, old);
         }
-        let mut d = Daemon::start(&side.ns, &side.conf, &log, &side.stats_path);
+        let mut d = Daemon::start(&side.ns, &side.conf, &log, &side.stats_path, &[]);
         d.wait_running(Duration::from_secs(20));
         d
+    }
+
+    /// Starts gateway `side` with a stand-in for the network process (a
+    /// test binary; debug builds of vpnd only). Does not wait.
+    pub fn start_with_net_binary(&self, side: &Side, net: &Path) -> Daemon {
+        let log = self.dir.join(&format!("{}.log", side.name));
+        Daemon::start(
+            &side.ns,
+            &side.conf,
+            &log,
+            &side.stats_path,
+            &[("VPND_TEST_NET_BINARY", net.as_os_str())],
+        )
     }
 
     /// Starts both and waits until a ping crosses the tunnel.
@@ -154,7 +167,12 @@ fn side(
         "role: net-gw\ndevice: {dev}\nremote_host: {peer_addr}\nremote_network: {remote_network}\n\
          local_sk: {sk}\nremote_pk: {pk}\nuser: nobody\nchroot_dir: {empty}\n\
          pid_file: {pid}\nstats_path: {stats}\nlocal_nonce_file: {ln}\nremote_nonce_file: {rn}\n\
-         stats_prefix: gw_{name}\n{extra}",
+         {prefix}{extra}",
+        prefix = if extra.contains("stats_prefix:") {
+            String::new()
+        } else {
+            format!("stats_prefix: gw_{name}\n")
+        },
         dev = s.device,
         sk = own.secret.expose_hex(),
         pk = peer.public.to_hex(),

@@ -51,7 +51,7 @@ pub enum SpawnError {
 /// Starts the network process.
 pub fn spawn(logging: ChildLogging) -> Result<NetProcess, SpawnError> {
     let (ours, theirs) = Channel::pair()?;
-    let binary = std::env::current_exe().map_err(SpawnError::OwnBinary)?;
+    let binary = net_binary().map_err(SpawnError::OwnBinary)?;
     let mut cmd = Command::new(&binary);
     cmd.arg("--net-process")
         .args((0..logging.verbose).map(|_| "-v"))
@@ -82,4 +82,15 @@ pub fn spawn(logging: ChildLogging) -> Result<NetProcess, SpawnError> {
         child,
         channel: ours,
     })
+}
+
+/// vpnd's own binary. Debug builds (tests) may name a stand-in in
+/// `VPND_TEST_NET_BINARY`: the end-to-end tests put a hostile network
+/// process behind the parent that way. Release builds have no such door.
+fn net_binary() -> std::io::Result<std::path::PathBuf> {
+    #[cfg(debug_assertions)]
+    if let Some(p) = std::env::var_os("VPND_TEST_NET_BINARY") {
+        return Ok(p.into());
+    }
+    std::env::current_exe()
 }

@@ -1,0 +1,84 @@
+//! A stand-in for vpnd's network process that breaks the IPC protocol in
+//! the way its start message's `stats_prefix` names, then waits to be
+//! killed. The end-to-end tests start it behind a real parent (debug
+//! builds honour `VPND_TEST_NET_BINARY`) and check that the parent stops
+//! it and leaves the network clean.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use vpnd_net::transport::Channel;
+use vpnd_proto::ipc::{self, IPC_VERSION, NonceSlot, ToChild, ToParent};
+use vpnd_proto::wire::Pushed;
+
+fn send(c: &Channel, m: &ToParent) {
+    c.send(&ipc::encode(m).unwrap(), &[]).unwrap();
+}
+
+fn main() {
+    // SAFETY: the parent placed the IPC socket at descriptor 3.
+    #[allow(unsafe_code)]
+    let channel = Channel::from_fd(unsafe { OwnedFd::from_raw_fd(3) });
+    let mut frame = Box::new([0u8; ipc::MAX_FRAME + 1]);
+    let got = channel.recv(&mut frame).unwrap();
+    let ToChild::Start(start) = ipc::decode_to_child(&frame[..got.len]).unwrap() else {
+        panic!("no start message");
+    };
+    let mode = start.stats_prefix.as_str().to_owned();
+    let peer = start
+        .peer
+        .unwrap_or_else(|| "198.18.0.2:4706".parse().unwrap());
+    if mode != "silent" {
+        send(
+            &channel,
+            &ToParent::Hello {
+                version: IPC_VERSION,
+            },
+        );
+    }
+    match mode.as_str() {
+        "silent" => {}
+        "up_twice" => {
+            send(&channel, &ToParent::NetworkUp { peer, pushed: None });
+            // Wait for the answer, so the route is really in place.
+            let _ = channel.recv(&mut frame);
+            send(&channel, &ToParent::NetworkUp { peer, pushed: None });
+        }
+        "pushed_for_net_gw" => {
+            let pushed = Pushed {
+                host: "198.19.9.2/24".parse().unwrap(),
+                network: "0.0.0.0/1".parse().unwrap(),
+                resolver: None,
+                domain: None,
+            };
+            send(
+                &channel,
+                &ToParent::NetworkUp {
+                    peer,
+                    pushed: Some(pushed),
+                },
+            );
+        }
+        "down_first" => send(&channel, &ToParent::NetworkDown),
+        "garbage" => channel.send(&[0xa5; 100], &[]).unwrap(),
+        "descriptors" => {
+            let hello = ipc::encode(&ToParent::NetworkDown).unwrap();
+            channel.send(&hello, &[channel.as_fd()]).unwrap();
+        }
+        "nonce_backwards" => {
+            for n in [9u8, 1] {
+                send(
+                    &channel,
+                    &ToParent::PersistNonce {
+                        slot: NonceSlot::Local,
+                        nonce: [n; 24],
+                    },
+                );
+            }
+        }
+        other => panic!("unknown mode {other}"),
+    }
+    std::thread::sleep(Duration::from_secs(60));
+}
