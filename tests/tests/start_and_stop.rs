@@ -1,0 +1,155 @@
+//! Starting: without `-f` the command returns once the daemon is up (0) or
+//! with its start-up error and exit code; every unsafe or missing
+//! prerequisite is refused with a message naming it, before anything is
+//! configured. Stopping: the network process exits when its parent dies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use vpnd_tests::daemon::signal;
+use vpnd_tests::pair::{Pair, write_private};
+
+/// `vpnd -c CONF` (daemonizing) in side a's namespace.
+fn start_daemonized(pair: &Pair) -> Output {
+    pair.a
+        .ns
+        .command(vpnd_tests::binary("vpnd"))
+        .arg("-c")
+        .arg(&pair.a.conf)
+        .output()
+        .unwrap()
+}
+
+fn assert_nothing_configured(pair: &Pair) {
+    let links = pair.a.ns.ip_output(&["link", "show"]);
+    assert!(!links.contains(&pair.a.device), "tun created: {links}");
+    assert!(!pair.a.pid_file.exists(), "pid file left");
+}
+
+fn pid_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[test]
+fn the_daemon_detaches_once_up_and_stops_on_sigterm() {
+    if !vpnd_tests::can_run("the_daemon_detaches_once_up") {
+        return;
+    }
+    let pair = Pair::new("daemon", "");
+    let out = start_daemonized(&pair);
+    assert!(out.status.success(), "{out:?}");
+    // Up means: the pid file names a running daemon that is not the
+    // command we ran, and its network process runs.
+    let pid: u32 = std::fs::read_to_string(&pair.a.pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(pid));
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    assert!(!children.trim().is_empty(), "no network process");
+    let links = pair.a.ns.ip_output(&["link", "show", &pair.a.device]);
+    assert!(links.contains("UP"), "{links}");
+    signal(pid, nix::sys::signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_alive(pid), "daemon still running");
+    assert_nothing_configured(&pair);
+}
+
+/// Rewrites a's configuration with `line` added (or a parameter replaced)
+/// and checks that starting fails with `code` and `message`.
+fn refused(pair: &Pair, code: i32, message: &str) {
+    let out = start_daemonized(pair);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(message), "stderr: {stderr}");
+    assert_nothing_configured(pair);
+}
+
+fn set_param(pair: &Pair, name: &str, value: &str) {
+    let text = std::fs::read_to_string(&pair.a.conf).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with(&format!("{name}:")))
+        .map(str::to_owned)
+        .collect();
+    lines.push(format!("{name}: {value}"));
+    write_private(&pair.a.conf, &(lines.join("\n") + "\n"));
+}
+
+#[test]
+fn missing_or_unsafe_prerequisites_are_refused_by_name() {
+    if !vpnd_tests::can_run("missing_or_unsafe_prerequisites") {
+        return;
+    }
+    let pair = Pair::new("prereq", "");
+
+    set_param(&pair, "user", "no-such-user-vpnd");
+    refused(&pair, 67, "user no-such-user-vpnd: no such user");
+    set_param(&pair, "user", "root");
+    refused(&pair, 67, "user root: has uid or gid 0");
+    set_param(&pair, "user", "nobody");
+
+    let missing = pair.dir.join("missing");
+    set_param(&pair, "chroot_dir", &missing.to_string_lossy());
+    refused(&pair, 78, "missing: No such file or directory");
+    let open = pair.dir.join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    set_param(&pair, "chroot_dir", &open.to_string_lossy());
+    refused(&pair, 78, "is writable by group or others");
+    let owned = pair.dir.join("owned");
+    std::fs::create_dir(&owned).unwrap();
+    std::os::unix::fs::chown(&owned, Some(65534), None).unwrap();
+    set_param(&pair, "chroot_dir", &owned.to_string_lossy());
+    refused(&pair, 78, "is not owned by root");
+    set_param(
+        &pair,
+        "chroot_dir",
+        &pair.dir.join("empty").to_string_lossy(),
+    );
+
+    std::fs::write(&pair.a.local_nonce_file, [7u8; 10]).unwrap();
+    refused(&pair, 65, "holds 10 bytes, not 24");
+    std::fs::remove_file(&pair.a.local_nonce_file).unwrap();
+
+    set_param(&pair, "remote_host", "no-such-host.invalid");
+    refused(&pair, 68, "remote_host no-such-host.invalid");
+    set_param(&pair, "remote_host", "198.18.0.2");
+
+    // Another vpnd holds the pid file.
+    std::fs::write(&pair.a.pid_file, format!("{}\n", std::process::id())).unwrap();
+    let out = start_daemonized(&pair);
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    std::fs::remove_file(&pair.a.pid_file).unwrap();
+
+    // And with everything fixed it starts.
+    let mut d = pair.start(&pair.a);
+    assert!(d.stop().success());
+}
+
+#[test]
+fn the_network_process_exits_when_its_parent_dies() {
+    if !vpnd_tests::can_run("the_network_process_exits_when_its_parent_dies") {
+        return;
+    }
+    let pair = Pair::new("orphan", "");
+    let mut d = pair.start(&pair.a);
+    let net = d.net_pid().unwrap();
+    signal(d.pid(), nix::sys::signal::SIGKILL);
+    d.wait_exit(Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pid_alive(net) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_alive(net), "network process outlived its parent");
+    // With its last descriptor gone, the tun (and its routes) went too.
+    let links = pair.a.ns.ip_output(&["link", "show"]);
+    assert!(!links.contains(&pair.a.device), "tun left: {links}");
+}
