@@ -72,3 +72,41 @@ fn a_peer_killed_and_restarted_comes_back_without_repeating_a_nonce() {
     let repeated: Vec<_> = nonces.iter().filter(|n| !seen.insert(**n)).collect();
     assert!(repeated.is_empty(), "{} nonces sent twice", repeated.len());
 }
+
+#[test]
+fn the_route_goes_when_the_peer_dies_and_returns_with_it() {
+    if !vpnd_tests::can_run("the_route_goes_when_the_peer_dies") {
+        return;
+    }
+    let pair = Pair::new("death", "");
+    let (da, mut db) = pair.start_both();
+    db.kill_all();
+    // The peer is declared dead after 20 s without an authenticated
+    // datagram; then the session's changes are undone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let route_gone = || {
+        !pair
+            .a
+            .ns
+            .ip_output(&["route", "show"])
+            .contains("198.19.2.0")
+    };
+    while !route_gone() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(route_gone(), "route still there\n{}", da.log_text());
+    assert!(
+        da.log_text()
+            .contains("network unconfigured: session ended")
+    );
+    // The tun stays up while vpnd runs.
+    let link = pair.a.ns.ip_output(&["link", "show", &pair.a.device]);
+    assert!(link.contains("UP"), "{link}");
+    let _db = pair.start(&pair.b);
+    assert!(traffic::wait_for_ping(
+        &pair.a.ns,
+        HOST_A,
+        HOST_B,
+        Duration::from_secs(30)
+    ));
+}

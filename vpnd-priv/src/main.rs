@@ -10,7 +10,7 @@ use vpnd_net::logging::{self, Sink};
 use vpnd_priv::cli::Args;
 use vpnd_priv::daemonize::{self, Readiness};
 use vpnd_priv::load::{self, LoadError};
-use vpnd_priv::serve::Ended;
+use vpnd_priv::serve::{self, Ended};
 use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
@@ -74,14 +74,19 @@ fn main() -> ExitCode {
     run(&args, loaded.config)
 }
 
-/// The network process: vpnd started it with the IPC socket at
-/// descriptor 3.
-fn net_process(args: &Args) -> ExitCode {
-    let sink = if args.foreground {
+/// Where both processes log: stderr with `-f`, syslog otherwise.
+fn log_sink(args: &Args) -> Sink {
+    if args.foreground {
         Sink::Stderr
     } else {
         Sink::Syslog
-    };
+    }
+}
+
+/// The network process: vpnd started it with the IPC socket at
+/// descriptor 3.
+fn net_process(args: &Args) -> ExitCode {
+    let sink = log_sink(args);
     if let Some(note) = logging::init("net", sink, args.verbose) {
         log::warn!("{note}");
     }
@@ -121,14 +126,19 @@ fn run(args: &Args, config: Config) -> ExitCode {
             }
         }
     };
-    let sink = if args.foreground {
-        Sink::Stderr
-    } else {
-        Sink::Syslog
-    };
+    let sink = log_sink(args);
     if let Some(note) = logging::init("parent", sink, args.verbose) {
         log::warn!("{note}");
     }
+    let signals = match serve::catch_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!("catching signals: {e}");
+            log::error!("{message}");
+            readiness.failed(sysexits::EX_OSERR, &message);
+            return ExitCode::from(sysexits::EX_OSERR);
+        }
+    };
     let child_logging = ChildLogging {
         foreground: args.foreground,
         verbose: args.verbose,
@@ -143,7 +153,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
         }
     };
     readiness.ready();
-    match parent.serve() {
+    match parent.serve(signals) {
         Ended::Stopped => {
             log::info!("stopped; network unconfigured");
             ExitCode::SUCCESS

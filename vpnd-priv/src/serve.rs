@@ -103,6 +103,13 @@ enum Step {
     Violation(String),
 }
 
+/// Starts catching the signals the parent handles (TERM, INT, USR1, HUP);
+/// call before the start, so that a TERM during it still ends in a clean
+/// stop instead of the default action.
+pub fn catch_signals() -> std::io::Result<Signals> {
+    Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])
+}
+
 impl<P: Platform> Parent<P> {
     /// Waits for the network process's `Hello`, up to `timeout`.
     pub fn await_hello(&mut self, timeout: Duration) -> Result<(), String> {
@@ -144,8 +151,10 @@ impl<P: Platform> Parent<P> {
     }
 
     /// Serves until the network process ends or a signal stops vpnd.
-    pub fn serve(mut self) -> Ended {
-        match self.serve_loop() {
+    /// `signals` were caught since [`catch_signals`], so one that came
+    /// during the start is handled here, not lost.
+    pub fn serve(mut self, signals: Signals) -> Ended {
+        match self.serve_loop(signals) {
             Ok(ended) => ended,
             Err(e) => {
                 self.kill();
@@ -154,10 +163,9 @@ impl<P: Platform> Parent<P> {
         }
     }
 
-    fn serve_loop(&mut self) -> std::io::Result<Ended> {
+    fn serve_loop(&mut self, mut signals: Signals) -> std::io::Result<Ended> {
         rustix::fs::fcntl_setfl(self.net.channel.as_fd(), rustix::fs::OFlags::NONBLOCK)?;
         let mut poll = Poll::new()?;
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?;
         poll.registry().register(
             &mut SourceFd(&self.net.channel.as_fd().as_raw_fd()),
             IPC,
