@@ -5,6 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use vpnd_proto::config::{self, Config, ConfigErrors};
+use zeroize::Zeroizing;
 
 /// A configuration read and parsed.
 #[derive(Debug)]
@@ -46,14 +47,15 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             "larger than {MAX_CONFIG} bytes: not a vpnd configuration"
         ))));
     }
-    let bytes = fs::read(path).map_err(read_error)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    // The file holds the secret key: its bytes are wiped once parsed.
+    let bytes = Zeroizing::new(fs::read(path).map_err(read_error)?);
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
         read_error(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            format!("not UTF-8 text (byte {})", e.valid_up_to()),
         ))
     })?;
-    let config = config::parse(path, &text).map_err(LoadError::Invalid)?;
+    let config = config::parse(path, text).map_err(LoadError::Invalid)?;
     let mut warnings = Vec::new();
     if meta.mode() & 0o077 != 0 {
         warnings.push(format!(
