@@ -1,6 +1,7 @@
 //! A packet capture inside a namespace (an `AF_PACKET` socket in a thread
-//! that entered it), keeping the nonce of every vpnd datagram a given
-//! address sends: the tests check that none is ever sent twice.
+//! that entered it), keeping the UDP payload of every datagram a given
+//! address sends to a port: the tests check that no nonce is ever sent
+//! twice, and replay what they caught.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,15 +12,15 @@ use rustix::net::{AddressFamily, RecvFlags, SocketType, eth, recv, socket};
 
 /// A running capture.
 #[derive(Debug)]
-pub struct NonceCapture {
+pub struct Capture {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<[u8; 24]>>>,
+    thread: Option<JoinHandle<Vec<Vec<u8>>>>,
 }
 
-impl NonceCapture {
-    /// Captures, in namespace `ns`, the nonces of UDP datagrams from `src`
-    /// (IPv4) to port `port`.
-    pub fn start(ns: &str, src: std::net::Ipv4Addr, port: u16) -> NonceCapture {
+impl Capture {
+    /// Captures, in namespace `ns`, the payloads of UDP datagrams from
+    /// `src` (IPv4) to port `port`.
+    pub fn start(ns: &str, src: std::net::Ipv4Addr, port: u16) -> Capture {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let ns = ns.to_owned();
@@ -36,41 +37,49 @@ impl NonceCapture {
             )
             .unwrap();
             ready_tx.send(()).unwrap();
-            let mut nonces = Vec::new();
+            let mut payloads = Vec::new();
             let mut buf = vec![0u8; 65536];
             while !flag.load(Ordering::Relaxed) {
                 let Ok((n, _)) = recv(&fd, &mut buf[..], RecvFlags::empty()) else {
                     continue;
                 };
-                if let Some(nonce) = vpnd_nonce(&buf[..n], src, port) {
-                    nonces.push(nonce);
+                if let Some(p) = udp_payload(&buf[..n], src, port) {
+                    payloads.push(p.to_vec());
                 }
             }
-            nonces
+            payloads
         });
         ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        NonceCapture {
+        Capture {
             stop,
             thread: Some(thread),
         }
     }
 
-    /// Stops and returns the nonces in the order seen.
-    pub fn finish(mut self) -> Vec<[u8; 24]> {
+    /// Stops and returns the payloads in the order seen.
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.take().unwrap().join().unwrap()
     }
+
+    /// Stops and returns the nonces (the first 24 bytes) of the payloads
+    /// long enough to be vpnd datagrams.
+    pub fn finish_nonces(self) -> Vec<[u8; 24]> {
+        self.finish()
+            .iter()
+            .filter_map(|p| p.get(..24)?.try_into().ok())
+            .collect()
+    }
 }
 
-impl Drop for NonceCapture {
+impl Drop for Capture {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// The first 24 bytes of the UDP payload of an IPv4 packet from `src` to
-/// `port`, if it is one and at least a vpnd header long.
-fn vpnd_nonce(ip: &[u8], src: std::net::Ipv4Addr, port: u16) -> Option<[u8; 24]> {
+/// The UDP payload of an IPv4 packet from `src` to `port`, if it is one.
+fn udp_payload(ip: &[u8], src: std::net::Ipv4Addr, port: u16) -> Option<&[u8]> {
     let version_ihl = *ip.first()?;
     if version_ihl >> 4 != 4 || *ip.get(9)? != 17 {
         return None;
@@ -82,5 +91,5 @@ fn vpnd_nonce(ip: &[u8], src: std::net::Ipv4Addr, port: u16) -> Option<[u8; 24]>
     if u16::from_be_bytes([*udp.get(2)?, *udp.get(3)?]) != port {
         return None;
     }
-    udp.get(8..32)?.try_into().ok()
+    udp.get(8..)
 }

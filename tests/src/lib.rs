@@ -12,6 +12,8 @@ pub mod capture;
 pub mod daemon;
 pub mod netns;
 pub mod pair;
+pub mod rogue;
+pub mod site;
 pub mod traffic;
 
 /// True when the test can run: root, `ip` present. Under `CI=true` a

@@ -52,6 +52,14 @@ impl Netns {
         ip_output(&all)
     }
 
+    /// A handle on an existing namespace that does not delete it (for
+    /// threads; the owner deletes it).
+    pub fn named(name: &str) -> NetnsRef {
+        NetnsRef(Netns {
+            name: name.to_owned(),
+        })
+    }
+
     /// A command that runs inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new("ip");
@@ -79,10 +87,25 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
     }
+}
+
+/// Joins `a` and `b` with a veth pair, both ends up and without
+/// addresses; returns the interface names.
+pub fn link_bare(a: &Netns, b: &Netns) -> (String, String) {
+    let (ia, ib) = (crate::unique("va"), crate::unique("vb"));
+    ip(&[
+        "link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns", &b.name,
+    ]);
+    a.ip(&["link", "set", &ia, "up"]);
+    b.ip(&["link", "set", &ib, "up"]);
+    (ia, ib)
 }
 
 /// Joins `a` and `b` with a veth pair and addresses them: `addr_a` and
@@ -98,4 +121,22 @@ pub fn link(a: &Netns, addr_a: &str, b: &Netns, addr_b: &str) -> (String, String
     a.ip(&["link", "set", &ia, "up"]);
     b.ip(&["link", "set", &ib, "up"]);
     (ia, ib)
+}
+
+/// A [`Netns`] that is not deleted when dropped.
+#[derive(Debug)]
+pub struct NetnsRef(Netns);
+
+impl std::ops::Deref for NetnsRef {
+    type Target = Netns;
+    fn deref(&self) -> &Netns {
+        &self.0
+    }
+}
+
+impl Drop for NetnsRef {
+    fn drop(&mut self) {
+        // Leave the namespace to its owner: forget the name.
+        self.0.name.clear();
+    }
 }

@@ -29,11 +29,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Creates `/tmp/vpnd-test-<tag>-<unique>`.
+    /// Creates `/tmp/vpnd-test-<tag>-<unique>`, with an empty directory
+    /// `empty` in it for the daemons' chroot.
     pub fn new(tag: &str) -> Scratch {
-        let path = std::env::temp_dir().join(format!("vpnd-test-{}", crate::unique(tag)));
-        std::fs::create_dir_all(&path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::temp_dir().join(format!("vpnd-test-{tag}-{}", crate::unique("")));
+        std::fs::create_dir_all(path.join("empty")).unwrap();
+        for p in [&path, &path.join("empty")] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         Scratch { path }
     }
 
@@ -84,7 +87,6 @@ impl Pair {
     /// lines go into both configurations.
     pub fn new(tag: &str, extra: &str) -> Pair {
         let dir = Scratch::new(tag);
-        std::fs::create_dir(dir.join("empty")).unwrap();
         let (ns_a, ns_b) = (Netns::new("vta"), Netns::new("vtb"));
         netns::link(
             &ns_a,
@@ -100,32 +102,15 @@ impl Pair {
         Pair { a, b, dir }
     }
 
-    /// Starts gateway `side`.
+    /// Starts gateway `side` and waits until it runs.
     pub fn start(&self, side: &Side) -> Daemon {
-        let log = self.dir.join(&format!("{}.log", side.name));
-        // Keep earlier logs of a restarted side.
-        if log.exists() {
-            let old = self
-                .dir
-                .join(&format!("{}.log.{}", side.name, crate::unique("r")));
-            let _ = std::fs::rename(&log, old);
-        }
-        let mut d = Daemon::start(&side.ns, &side.conf, &log, &side.stats_path, &[]);
-        d.wait_running(Duration::from_secs(20));
-        d
+        side.start(&self.dir)
     }
 
     /// Starts gateway `side` with a stand-in for the network process (a
     /// test binary; debug builds of vpnd only). Does not wait.
     pub fn start_with_net_binary(&self, side: &Side, net: &Path) -> Daemon {
-        let log = self.dir.join(&format!("{}.log", side.name));
-        Daemon::start(
-            &side.ns,
-            &side.conf,
-            &log,
-            &side.stats_path,
-            &[("VPND_TEST_NET_BINARY", net.as_os_str())],
-        )
+        side.start_with_env(&self.dir, &[("VPND_TEST_NET_BINARY", net.as_os_str())])
     }
 
     /// Starts both and waits until a ping crosses the tunnel.
@@ -152,38 +137,71 @@ fn side(
     remote_network: &str,
     extra: &str,
 ) -> Side {
-    let device = crate::unique("tun");
-    let path = |suffix: &str| dir.join(&format!("{name}.{suffix}"));
-    let s = Side {
-        conf: path("conf"),
-        pid_file: path("pid"),
-        stats_path: path("stats"),
-        local_nonce_file: path("local_nonce"),
-        device,
-        ns,
-        name,
-    };
-    let text = format!(
-        "role: net-gw\ndevice: {dev}\nremote_host: {peer_addr}\nremote_network: {remote_network}\n\
-         local_sk: {sk}\nremote_pk: {pk}\nuser: nobody\nchroot_dir: {empty}\n\
-         pid_file: {pid}\nstats_path: {stats}\nlocal_nonce_file: {ln}\nremote_nonce_file: {rn}\n\
-         {prefix}{extra}",
-        prefix = if extra.contains("stats_prefix:") {
-            String::new()
-        } else {
-            format!("stats_prefix: gw_{name}\n")
-        },
-        dev = s.device,
-        sk = own.secret.expose_hex(),
-        pk = peer.public.to_hex(),
-        empty = dir.join("empty").display(),
-        pid = s.pid_file.display(),
-        stats = s.stats_path.display(),
-        ln = s.local_nonce_file.display(),
-        rn = path("remote_nonce").display(),
+    let s = Side::new(dir, ns, name);
+    let role = format!(
+        "role: net-gw\nremote_host: {peer_addr}\nremote_network: {remote_network}\n{extra}"
     );
-    write_private(&s.conf, &text);
+    s.write_config(dir, own, peer, &role);
     s
+}
+
+impl Side {
+    /// The files and device of a daemon called `name` in `ns`.
+    pub fn new(dir: &Scratch, ns: Netns, name: &'static str) -> Side {
+        let path = |suffix: &str| dir.join(&format!("{name}.{suffix}"));
+        Side {
+            conf: path("conf"),
+            pid_file: path("pid"),
+            stats_path: path("stats"),
+            local_nonce_file: path("local_nonce"),
+            device: crate::unique("tun"),
+            ns,
+            name,
+        }
+    }
+
+    /// Writes the configuration: `role_lines` (the role and its
+    /// parameters, and any others), then the keys, user, chroot, files
+    /// and, unless `role_lines` has one, a stats prefix.
+    pub fn write_config(&self, dir: &Scratch, own: &KeyPair, peer: &KeyPair, role_lines: &str) {
+        let text = format!(
+            "{role_lines}device: {dev}\nlocal_sk: {sk}\nremote_pk: {pk}\nuser: nobody\n\
+             chroot_dir: {empty}\npid_file: {pid}\nstats_path: {stats}\n\
+             local_nonce_file: {ln}\nremote_nonce_file: {rn}\n{prefix}",
+            dev = self.device,
+            sk = own.secret.expose_hex(),
+            pk = peer.public.to_hex(),
+            empty = dir.join("empty").display(),
+            pid = self.pid_file.display(),
+            stats = self.stats_path.display(),
+            ln = self.local_nonce_file.display(),
+            rn = dir.join(&format!("{}.remote_nonce", self.name)).display(),
+            prefix = if role_lines.contains("stats_prefix:") {
+                String::new()
+            } else {
+                format!("stats_prefix: vt_{}\n", self.name)
+            },
+        );
+        write_private(&self.conf, &text);
+    }
+
+    /// Starts this daemon and waits until it runs.
+    pub fn start(&self, dir: &Scratch) -> Daemon {
+        let mut d = self.start_with_env(dir, &[]);
+        d.wait_running(Duration::from_secs(20));
+        d
+    }
+
+    /// Starts this daemon with `env` added; does not wait.
+    pub fn start_with_env(&self, dir: &Scratch, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+        let log = dir.join(&format!("{}.log", self.name));
+        // Keep earlier logs of a restarted daemon.
+        if log.exists() {
+            let old = dir.join(&format!("{}.log.{}", self.name, crate::unique("r")));
+            let _ = std::fs::rename(&log, old);
+        }
+        Daemon::start(&self.ns, &self.conf, &log, &self.stats_path, env)
+    }
 }
 
 /// Writes a file of mode 600 (a configuration holds a secret key).

@@ -91,7 +91,7 @@ pub struct Transfer {
 /// `to`:`port` in `dst`, through whatever routes the namespaces have.
 pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) -> Transfer {
     let port = 5201;
-    let listen: SocketAddr = format!("{to}:{port}").parse().unwrap();
+    let listen = SocketAddr::new(to.parse().unwrap(), port);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let dst_name = dst.name.clone();
     let receiver = std::thread::spawn(move || {
@@ -116,7 +116,7 @@ pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) 
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let src_name = src.name.clone();
-    let from: SocketAddr = format!("{from}:0").parse().unwrap();
+    let from = SocketAddr::new(from.parse().unwrap(), 0);
     let sender = std::thread::spawn(move || {
         crate::netns::Netns::enter_by_name(&src_name);
         // From the internal host's address, so the route through the
@@ -153,7 +153,12 @@ pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) 
 /// A TCP connection from `from` (address, any port) to `to`.
 fn bind_connect(from: SocketAddr, to: SocketAddr) -> Option<TcpStream> {
     use rustix::net::{AddressFamily, SocketType, bind, connect, socket};
-    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).ok()?;
+    let family = if from.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = socket(family, SocketType::STREAM, None).ok()?;
     bind(&fd, &from).ok()?;
     connect(&fd, &to).ok()?;
     Some(TcpStream::from(fd))

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use vpnd_tests::capture::NonceCapture;
+use vpnd_tests::capture::Capture;
 use vpnd_tests::daemon::signal;
 use vpnd_tests::pair::{HOST_A, HOST_B, OUTER_A, Pair};
 use vpnd_tests::traffic;
@@ -49,7 +49,7 @@ fn a_peer_killed_and_restarted_comes_back_without_repeating_a_nonce() {
     // Small increments: the nonce file is rewritten often, so kills land
     // near writes too.
     let pair = Pair::new("restart", "nonce_reset_incr: 100\nmax_key_packets: 5000\n");
-    let capture = NonceCapture::start(&pair.a.ns.name, OUTER_A.parse().unwrap(), 4706);
+    let capture = Capture::start(&pair.a.ns.name, OUTER_A.parse().unwrap(), 4706);
     let (mut da, _db) = pair.start_both();
     let mut delays = [0u64, 150, 700, 30, 400].into_iter();
     for round in 0..5 {
@@ -65,7 +65,7 @@ fn a_peer_killed_and_restarted_comes_back_without_repeating_a_nonce() {
             da.log_text()
         );
     }
-    let nonces = capture.finish();
+    let nonces = capture.finish_nonces();
     // 5 rounds of 300 pings, and the handshakes.
     assert!(nonces.len() > 1500, "captured only {}", nonces.len());
     let mut seen = HashSet::new();

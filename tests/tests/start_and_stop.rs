@@ -119,6 +119,14 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
     refused(&pair, 65, "holds 10 bytes, not 24");
     std::fs::remove_file(&pair.a.local_nonce_file).unwrap();
 
+    set_param(&pair, "ip_path", "/nonexistent/ip");
+    refused(
+        &pair,
+        71,
+        "/nonexistent/ip: cannot run: ip_path: not an executable file",
+    );
+    set_param(&pair, "ip_path", "/sbin/ip");
+
     set_param(&pair, "remote_host", "no-such-host.invalid");
     refused(&pair, 68, "remote_host no-such-host.invalid");
     set_param(&pair, "remote_host", "198.18.0.2");

@@ -18,7 +18,7 @@ use vpnd_proto::ipc::{self, NonceSlot, Refusal, ToChild, ToParent};
 
 use crate::exec::Executor;
 use crate::ledger::Scope;
-use crate::netconf::Platform;
+use crate::netconf::{Change, Platform};
 use crate::nonce_file;
 use crate::pid_file::PidFile;
 use crate::policy::{self, Action, Facts, State, Verdict};
@@ -264,22 +264,7 @@ impl<P: Platform> Parent<P> {
     fn carry_out(&mut self, action: &Action) {
         match action {
             Action::Greet => log::debug!("network process greeted"),
-            Action::Configure(changes) => {
-                match self.cleanup.executor.apply(changes, Scope::Session) {
-                    Ok(()) => {
-                        log::info!("network configured for the session");
-                        self.tell(&ToChild::NetworkApplied);
-                    }
-                    Err(e) => {
-                        log::error!("configuring the network: {e}; rolled back");
-                        self.tell(&ToChild::NetworkRefused {
-                            reason: Refusal::CommandFailed {
-                                message: e.to_string(),
-                            },
-                        });
-                    }
-                }
-            }
+            Action::Configure(changes) => self.configure(changes),
             Action::Unconfigure => {
                 for e in self.cleanup.executor.undo_session() {
                     log::error!("unconfiguring the network: {e}");
@@ -297,6 +282,35 @@ impl<P: Platform> Parent<P> {
                 }
             }
         }
+    }
+
+    /// Applies a session's changes in two units, each rolled back whole if
+    /// one of its commands fails: the network (MTU, forwarding, address,
+    /// routes), then the resolver. A failing `resolvconf` costs only the
+    /// DNS settings: the tunnel and its routes keep working.
+    fn configure(&mut self, changes: &[Change]) {
+        let (resolver, network): (Vec<Change>, Vec<Change>) = changes
+            .iter()
+            .cloned()
+            .partition(|c| matches!(c, Change::Resolver { .. }));
+        if let Err(e) = self.cleanup.executor.apply(&network, Scope::Session) {
+            log::error!("configuring the network: {e}; rolled back");
+            self.tell(&ToChild::NetworkRefused {
+                reason: Refusal::CommandFailed {
+                    message: e.to_string(),
+                },
+            });
+            return;
+        }
+        if !resolver.is_empty()
+            && let Err(e) = self.cleanup.executor.apply(&resolver, Scope::Session)
+        {
+            log::error!(
+                "configuring DNS: {e}; the tunnel and its routes work without the pushed resolver"
+            );
+        }
+        log::info!("network configured for the session");
+        self.tell(&ToChild::NetworkApplied);
     }
 
     /// Sends a message; a failure means the child is gone, which the

@@ -89,9 +89,23 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
     let resolvconf = match &config.role {
         RoleConfig::Host {
             resolvconf_path, ..
-        } => resolvconf_path.clone(),
+        } => {
+            if !crate::exec::is_executable(resolvconf_path) {
+                log::warn!(
+                    "resolvconf_path {}: not an executable file; a resolver the gateway pushes will not be configured",
+                    resolvconf_path.display()
+                );
+            }
+            resolvconf_path.clone()
+        }
         _ => PathBuf::from("/sbin/resolvconf"),
     };
+    if cfg!(target_os = "linux") && !crate::exec::is_executable(&config.ip_path) {
+        return Err(StartError::Network(ExecError::Spawn {
+            command: config.ip_path.display().to_string(),
+            reason: "ip_path: not an executable file".to_owned(),
+        }));
+    }
     let mut cleanup = Cleanup {
         executor: Executor {
             platform: netconf::platform(),

@@ -62,6 +62,24 @@ fn main() {
             );
         }
         "down_first" => send(&channel, &ToParent::NetworkDown),
+        // Well-formed, but a value the parent must refuse (not a protocol
+        // violation): a pushed default route, as if the child's own check
+        // had been bypassed.
+        "bad_push_for_host" => {
+            let pushed = Pushed {
+                host: "198.19.3.2/24".parse().unwrap(),
+                network: "0.0.0.0/0".parse().unwrap(),
+                resolver: None,
+                domain: None,
+            };
+            send(
+                &channel,
+                &ToParent::NetworkUp {
+                    peer,
+                    pushed: Some(pushed),
+                },
+            );
+        }
         "garbage" => channel.send(&[0xa5; 100], &[]).unwrap(),
         "descriptors" => {
             let hello = ipc::encode(&ToParent::NetworkDown).unwrap();
