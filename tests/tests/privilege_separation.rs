@@ -1,5 +1,6 @@
 //! The network process as the kernel sees it (`/proc`): the unprivileged
 //! user's uid, gid and groups, every capability set empty, no-new-privs,
+//! the system-call filter (seccomp mode 2),
 //! its root the chroot directory, and only the descriptors it needs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -32,6 +33,7 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
         assert_eq!(field(&status, set), "0000000000000000", "{set}");
     }
     assert_eq!(field(&status, "NoNewPrivs"), "1");
+    assert_eq!(field(&status, "Seccomp"), "2", "system-call filter");
     let root = std::fs::read_link(format!("/proc/{net}/root")).unwrap();
     assert_eq!(root, pair.dir.join("empty"));
 

@@ -59,8 +59,10 @@ pub enum ChildError {
 }
 
 /// Runs the network process; the logger is already installed (and syslog
-/// connected) by the caller. Returns how the session loop ended.
-pub fn run() -> Result<Exit, ChildError> {
+/// connected) by the caller. Returns how the session loop ended. `probe`
+/// is for the sandbox tests of debug builds (always `None` in release
+/// builds, where it does nothing).
+pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     let ipc = take_channel()?;
     let (start, fds) = receive_start(&ipc)?;
     let mut random = [0u8; 16];
@@ -80,6 +82,12 @@ pub fn run() -> Result<Exit, ChildError> {
     drop(start);
     let io = descriptors(fds, ipc)?;
     sandbox.enter()?;
+    #[cfg(debug_assertions)]
+    if let Some(action) = probe {
+        crate::sandbox_probe::attempt(&action);
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = probe;
     log::debug!(
         "sandbox entered: root {}, uid {}, gid {}",
         sandbox.root.display(),

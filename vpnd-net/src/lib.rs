@@ -12,4 +12,8 @@ pub mod logging;
 mod os_entropy;
 pub mod report;
 pub mod sandbox;
+#[cfg(debug_assertions)]
+mod sandbox_probe;
+#[cfg(target_os = "linux")]
+pub mod syscall_filter;
 pub mod transport;

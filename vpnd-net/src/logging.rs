@@ -89,13 +89,15 @@ impl Log for VpndLogger {
                     Level::Warn => "warning: ",
                     _ => "",
                 };
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "vpnd[{}] {}: {tag}{}",
+                // One write per line: the parent and the network process
+                // share stderr, and their lines must not interleave.
+                let line = format!(
+                    "vpnd[{}] {}: {tag}{}\n",
                     std::process::id(),
                     self.process,
                     record.args()
                 );
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
             Backend::Syslog(logger) => {
                 let text = format!("{}: {}", self.process, record.args());

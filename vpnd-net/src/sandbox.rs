@@ -2,7 +2,7 @@
 //! the network, in OpenIKED's order (DESIGN.md): chroot into an empty
 //! directory, empty the capability bounding set while still root, drop to
 //! the unprivileged user and group, check that nothing of root is left,
-//! set no-new-privs. (The system-call filter comes last, with issue #8.)
+//! set no-new-privs, install the system-call filter (Linux).
 
 use std::path::PathBuf;
 
@@ -49,6 +49,10 @@ pub enum SandboxError {
     /// prctl(PR_SET_NO_NEW_PRIVS).
     #[error("setting no-new-privs: {0}")]
     NoNewPrivs(rustix::io::Errno),
+    /// The system-call filter.
+    #[cfg(target_os = "linux")]
+    #[error("installing the system-call filter: {0}")]
+    Filter(#[from] crate::syscall_filter::FilterError),
 }
 
 impl Sandbox {
@@ -76,6 +80,8 @@ impl Sandbox {
         self.check()?;
         #[cfg(target_os = "linux")]
         rustix::thread::set_no_new_privs(true).map_err(SandboxError::NoNewPrivs)?;
+        #[cfg(target_os = "linux")]
+        crate::syscall_filter::install()?;
         Ok(())
     }
 

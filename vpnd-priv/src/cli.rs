@@ -35,4 +35,11 @@ pub struct Args {
     /// socket at descriptor 3). Not for use by hand.
     #[arg(long = "net-process", hide = true)]
     pub net_process: bool,
+
+    /// Internal, debug builds only: make the network process try a
+    /// forbidden action right after entering its sandbox (the tests prove
+    /// the sandbox holds). Release builds have no such option.
+    #[cfg(debug_assertions)]
+    #[arg(long = "sandbox-probe", hide = true, value_name = "ACTION")]
+    pub sandbox_probe: Option<String>,
 }

@@ -90,7 +90,11 @@ fn net_process(args: &Args) -> ExitCode {
     if let Some(note) = logging::init("net", sink, args.verbose) {
         log::warn!("{note}");
     }
-    match vpnd_net::child::run() {
+    #[cfg(debug_assertions)]
+    let probe = args.sandbox_probe.clone();
+    #[cfg(not(debug_assertions))]
+    let probe = None;
+    match vpnd_net::child::run(probe) {
         Ok(exit) => {
             log::debug!("exiting: {exit:?}");
             ExitCode::SUCCESS

@@ -68,6 +68,11 @@ pub fn spawn(logging: ChildLogging) -> Result<NetProcess, SpawnError> {
     if logging.foreground {
         cmd.arg("-f");
     }
+    // Debug builds only: the sandbox tests' probe (see cli.rs).
+    #[cfg(debug_assertions)]
+    if let Some(action) = std::env::var_os("VPND_TEST_SANDBOX_PROBE") {
+        cmd.arg("--sandbox-probe").arg(action);
+    }
     let exec_err = |source| SpawnError::Exec {
         binary: binary.display().to_string(),
         source,

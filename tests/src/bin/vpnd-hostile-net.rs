@@ -17,6 +17,19 @@ fn send(c: &Channel, m: &ToParent) {
     c.send(&ipc::encode(m).unwrap(), &[]).unwrap();
 }
 
+/// A `NetworkUp` carrying a push of `host` and `network`.
+fn push_up(peer: std::net::SocketAddr, host: &str, network: &str) -> ToParent {
+    ToParent::NetworkUp {
+        peer,
+        pushed: Some(Pushed {
+            host: host.parse().unwrap(),
+            network: network.parse().unwrap(),
+            resolver: None,
+            domain: None,
+        }),
+    }
+}
+
 fn main() {
     // SAFETY: the parent placed the IPC socket at descriptor 3.
     #[allow(unsafe_code)]
@@ -46,40 +59,13 @@ fn main() {
             let _ = channel.recv(&mut frame);
             send(&channel, &ToParent::NetworkUp { peer, pushed: None });
         }
-        "pushed_for_net_gw" => {
-            let pushed = Pushed {
-                host: "198.19.9.2/24".parse().unwrap(),
-                network: "0.0.0.0/1".parse().unwrap(),
-                resolver: None,
-                domain: None,
-            };
-            send(
-                &channel,
-                &ToParent::NetworkUp {
-                    peer,
-                    pushed: Some(pushed),
-                },
-            );
-        }
+        // Pushed values in a role that takes none: a violation.
+        "pushed_for_net_gw" => send(&channel, &push_up(peer, "198.19.9.2/24", "0.0.0.0/1")),
         "down_first" => send(&channel, &ToParent::NetworkDown),
         // Well-formed, but a value the parent must refuse (not a protocol
         // violation): a pushed default route, as if the child's own check
         // had been bypassed.
-        "bad_push_for_host" => {
-            let pushed = Pushed {
-                host: "198.19.3.2/24".parse().unwrap(),
-                network: "0.0.0.0/0".parse().unwrap(),
-                resolver: None,
-                domain: None,
-            };
-            send(
-                &channel,
-                &ToParent::NetworkUp {
-                    peer,
-                    pushed: Some(pushed),
-                },
-            );
-        }
+        "bad_push_for_host" => send(&channel, &push_up(peer, "198.19.3.2/24", "0.0.0.0/0")),
         "garbage" => channel.send(&[0xa5; 100], &[]).unwrap(),
         "descriptors" => {
             let hello = ipc::encode(&ToParent::NetworkDown).unwrap();
