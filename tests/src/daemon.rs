@@ -38,7 +38,8 @@ impl Daemon {
             .envs(env.iter().copied())
             .args(["-f", "-v", "-c"])
             .arg(conf)
-            .stdin(Stdio::null())
+            // A pipe: the console of a vpnd in the foreground.
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(err)
             .spawn()
@@ -49,6 +50,26 @@ impl Daemon {
             stats_path: stats_path.to_path_buf(),
             exited: None,
         }
+    }
+
+    /// Types `line` on the console (standard input).
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("console");
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits until the log holds `text`, up to `timeout`.
+    pub fn wait_for_log(&self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log_text().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.log_text().contains(text)
     }
 
     /// The parent's pid.

@@ -6,6 +6,7 @@
 //! builders, policy, undo ledger) is unit-tested on every platform.
 
 pub mod cli;
+pub mod console;
 pub mod daemonize;
 pub mod exec;
 pub mod ledger;

@@ -157,7 +157,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
         }
     };
     readiness.ready();
-    match parent.serve(signals) {
+    match parent.serve(signals, args.foreground) {
         Ended::Stopped => {
             log::info!("stopped; network unconfigured");
             ExitCode::SUCCESS

@@ -25,6 +25,11 @@ pub const IPC_VERSION: u32 = 1;
 /// and [`ResolvDomain`](crate::net::ResolvDomain) caps itself at 31 bytes.
 pub const MAX_FRAME: usize = 16 * 1024;
 
+/// The longest console line sent to the peer: a DEBUG_STRING body holds
+/// the text and its NUL in at most 1500 bytes; the deployed peer stops at
+/// 1498.
+pub const MAX_DEBUG_STRING: usize = 1498;
+
 /// Which nonce file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NonceSlot {
@@ -82,8 +87,14 @@ pub enum ToChild {
         /// Why.
         reason: Refusal,
     },
-    /// Log the state and every counter (SIGUSR1).
+    /// Log the state and every counter (SIGUSR1, console `stats`).
     DumpState,
+    /// Send this line to the peer as a DEBUG_STRING (a console line that
+    /// is not a command); at most [`MAX_DEBUG_STRING`] bytes.
+    SendDebugString {
+        /// The text, without its newline.
+        text: Vec<u8>,
+    },
     /// Stop: persist the remote nonce, undo nothing (the parent does), exit.
     Shutdown,
 }

@@ -76,6 +76,9 @@ fn to_child() -> Vec<ToChild> {
             },
         },
         ToChild::DumpState,
+        ToChild::SendDebugString {
+            text: b"hello peer".to_vec(),
+        },
         ToChild::Shutdown,
     ]
 }
