@@ -23,10 +23,7 @@ impl Capture {
     pub fn start(ns: &str, src: std::net::Ipv4Addr, port: u16) -> Capture {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let ns = ns.to_owned();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            crate::netns::Netns::enter_by_name(&ns);
+        let thread = crate::netns::spawn_in(ns, move |ready| {
             // ETH_P_ALL: the kernel shows outgoing packets only to such
             // taps. SOCK_DGRAM strips the link header.
             let fd = socket(AddressFamily::PACKET, SocketType::DGRAM, Some(eth::ALL)).unwrap();
@@ -36,7 +33,7 @@ impl Capture {
                 Some(Duration::from_millis(100)),
             )
             .unwrap();
-            ready_tx.send(()).unwrap();
+            ready();
             let mut payloads = Vec::new();
             let mut buf = vec![0u8; 65536];
             while !flag.load(Ordering::Relaxed) {
@@ -49,7 +46,6 @@ impl Capture {
             }
             payloads
         });
-        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         Capture {
             stop,
             thread: Some(thread),

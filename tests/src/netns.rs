@@ -140,3 +140,24 @@ impl Drop for NetnsRef {
         self.0.name.clear();
     }
 }
+
+/// Runs `body` on a thread inside namespace `ns` and returns once the body
+/// has called its `ready` argument (its sockets are set up), or panics
+/// after 5 s. The thread's handle gives the body's result.
+pub fn spawn_in<T: Send + 'static>(
+    ns: &str,
+    body: impl FnOnce(&dyn Fn()) -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let ns = ns.to_owned();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        Netns::enter_by_name(&ns);
+        body(&|| {
+            let _ = ready_tx.send(());
+        })
+    });
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the thread in the namespace did not get ready");
+    thread
+}

@@ -44,14 +44,11 @@ impl RogueGateway {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let ns = ns.to_owned();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            crate::netns::Netns::enter_by_name(&ns);
+        let thread = crate::netns::spawn_in(ns, move |ready| {
             let sock = UdpSocket::bind(bind).unwrap();
             sock.set_read_timeout(Some(Duration::from_millis(50)))
                 .unwrap();
-            ready_tx.send(()).unwrap();
+            ready();
             let now = vpnd_net::clock::now;
             let mut session = Session::new(config, now(), SeededEntropy::new(7));
             let mut buf = vec![0u8; 2048];
@@ -68,7 +65,6 @@ impl RogueGateway {
                 while session.poll_event().is_some() {}
             }
         });
-        ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
         RogueGateway {
             stop,
             thread: Some(thread),

@@ -92,12 +92,9 @@ pub struct Transfer {
 pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) -> Transfer {
     let port = 5201;
     let listen = SocketAddr::new(to.parse().unwrap(), port);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let dst_name = dst.name.clone();
-    let receiver = std::thread::spawn(move || {
-        crate::netns::Netns::enter_by_name(&dst_name);
+    let receiver = crate::netns::spawn_in(&dst.name, move |ready| {
         let l = TcpListener::bind(listen).unwrap();
-        ready_tx.send(()).unwrap();
+        ready();
         let (mut s, _) = l.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
         let (mut sum, mut n) = (Fnv::default(), 0u64);
@@ -114,7 +111,6 @@ pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) 
         }
         (n, sum.value())
     });
-    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     let src_name = src.name.clone();
     let from = SocketAddr::new(from.parse().unwrap(), 0);
     let sender = std::thread::spawn(move || {

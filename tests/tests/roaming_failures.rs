@@ -6,21 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vpnd_proto::wire::Pushed;
 use vpnd_tests::rogue::RogueGateway;
 use vpnd_tests::site::{INNER_V4, OUTER_V4, Site, bare};
 
 fn wait_for_log(d: &vpnd_tests::daemon::Daemon, text: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if d.log_text().contains(text) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
+    d.wait_for_log(text, Duration::from_secs(20))
 }
 
 /// The client against a rogue gateway pushing `push`: the push is refused
