@@ -2,10 +2,9 @@
 //! descriptor, receive the start message and the descriptors, enter the
 //! sandbox, greet the parent, run the session until told to stop.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 
-use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::net::SocketType;
 use vpnd_proto::ipc::{self, IPC_VERSION, IpcError, Start, ToChild, ToParent};
@@ -178,8 +177,5 @@ fn descriptors(fds: Vec<OwnedFd>, ipc: Channel) -> Result<Io, ChildError> {
 }
 
 fn set_nonblocking(what: &'static str, fd: &OwnedFd) -> Result<(), ChildError> {
-    let flags = rustix::fs::fcntl_getfl(fd.as_fd())
-        .map_err(|errno| ChildError::NonBlocking { what, errno })?;
-    rustix::fs::fcntl_setfl(fd.as_fd(), flags | OFlags::NONBLOCK)
-        .map_err(|errno| ChildError::NonBlocking { what, errno })
+    crate::transport::set_nonblocking(fd).map_err(|errno| ChildError::NonBlocking { what, errno })
 }

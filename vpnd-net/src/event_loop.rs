@@ -110,8 +110,7 @@ pub fn run<E: Entropy>(
     io: Io,
     reporting: &Reporting,
 ) -> Result<(Exit, IoStats), LoopError> {
-    rustix::fs::fcntl_setfl(io.ipc.as_fd(), rustix::fs::OFlags::NONBLOCK)
-        .map_err(LoopError::Setup)?;
+    crate::transport::set_nonblocking(io.ipc.as_fd()).map_err(LoopError::Setup)?;
     let udp_is_v6 = matches!(
         rustix::net::getsockname(&io.udp)
             .ok()

@@ -18,6 +18,12 @@ use vpnd_proto::ipc::MAX_FRAME;
 /// stats listener).
 pub const MAX_FDS: usize = 4;
 
+/// Adds O_NONBLOCK to a descriptor's flags (the loops read until EAGAIN).
+pub fn set_nonblocking(fd: impl AsFd) -> Result<(), rustix::io::Errno> {
+    let flags = rustix::fs::fcntl_getfl(&fd)?;
+    rustix::fs::fcntl_setfl(&fd, flags | rustix::fs::OFlags::NONBLOCK)
+}
+
 /// Why a frame could not be sent or received.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

@@ -167,7 +167,7 @@ impl<P: Platform> Parent<P> {
     }
 
     fn serve_loop(&mut self, mut signals: Signals, console: bool) -> std::io::Result<Ended> {
-        rustix::fs::fcntl_setfl(self.net.channel.as_fd(), rustix::fs::OFlags::NONBLOCK)?;
+        vpnd_net::transport::set_nonblocking(self.net.channel.as_fd())?;
         let mut poll = Poll::new()?;
         poll.registry().register(
             &mut SourceFd(&self.net.channel.as_fd().as_raw_fd()),
