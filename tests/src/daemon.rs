@@ -147,19 +147,31 @@ impl Daemon {
     /// The Graphite lines of the stats socket, as metric (the part after
     /// `PREFIX.vpnd.`) -> value.
     pub fn stats(&self) -> BTreeMap<String, u64> {
+        parse_graphite(&self.graphite_text())
+    }
+
+    /// The raw Graphite text: connect, shut down our side (the daemon then
+    /// answers at once), read to the end.
+    pub fn graphite_text(&self) -> String {
         let mut s = UnixStream::connect(&self.stats_path).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
-        text.lines()
-            .filter_map(|l| {
-                let mut f = l.split_whitespace();
-                let (name, value) = (f.next()?, f.next()?);
-                let metric = name.split_once(".vpnd.")?.1;
-                Some((metric.to_owned(), value.parse().ok()?))
-            })
-            .collect()
+        text
     }
+}
+
+/// Graphite lines as metric (the part after `PREFIX.vpnd.`) -> value.
+pub fn parse_graphite(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (name, value) = (f.next()?, f.next()?);
+            let metric = name.split_once(".vpnd.")?.1;
+            Some((metric.to_owned(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Sends `sig` to `pid`.

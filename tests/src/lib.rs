@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod daemon;
+pub mod manual;
 pub mod netns;
 pub mod pair;
 pub mod rogue;

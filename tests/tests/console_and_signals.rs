@@ -31,6 +31,26 @@ fn usr1_and_the_stats_command_dump_the_state_and_a_line_reaches_the_peer() {
     ] {
         assert!(da.wait_for_log(line, t), "{line}: {}", da.log_text());
     }
+    // Every line vpnd(8) shows, in its order, at the default level.
+    let documented = vpnd_tests::manual::documented_dump();
+    assert!(documented.len() >= 19, "vpnd(8) shows {documented:?}");
+    assert!(da.wait_for_log("net: RX nonce: ", t), "{}", da.log_text());
+    let log = da.log_text();
+    let dumped: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("net: ").map(|(_, rest)| rest))
+        .skip_while(|l| !l.starts_with("--- vpnd statistics"))
+        .take(documented.len())
+        .collect();
+    for (shown, logged) in documented.iter().zip(&dumped) {
+        // The part before the values: "data bytes rx/tx", "NET GW is ACTIVE".
+        let head = shown.split(':').next().unwrap().split(" (").next().unwrap();
+        assert!(
+            logged.starts_with(head),
+            "{logged:?} vs. vpnd(8)'s {shown:?}"
+        );
+    }
+    assert_eq!(dumped.len(), documented.len(), "{log}");
 
     assert!(!db.log_text().contains(DUMP));
     da.type_line("hello from the console of a");

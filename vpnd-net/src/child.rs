@@ -12,8 +12,9 @@ use vpnd_proto::session::{Entropy, Session, SessionConfig};
 use zeroize::Zeroize;
 
 use crate::clock;
-use crate::event_loop::{self, Exit, Io, LoopError, Reporting};
+use crate::event_loop::{self, Exit, Io, LoopError};
 use crate::os_entropy::OsEntropy;
+use crate::report::Reporting;
 use crate::sandbox::{Sandbox, SandboxError};
 use crate::transport::{Channel, FrameBuffer, TransportError};
 

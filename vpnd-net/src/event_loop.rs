@@ -6,7 +6,6 @@
 //! place in one preallocated buffer, and does no allocation, logging or
 //! IPC per packet.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -22,13 +21,17 @@ use vpnd_proto::wire;
 
 use crate::addr;
 use crate::clock;
-use crate::report;
+use crate::report::{self, IoStats, Reporting};
+use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
 
 const TUN: Token = Token(0);
 const UDP: Token = Token(1);
 const IPC: Token = Token(2);
 const STATS: Token = Token(3);
+/// The stats connections waiting for their request take the tokens from
+/// here on.
+const STATS_PENDING: usize = 16;
 
 /// Packets handled from one descriptor before the others get a turn.
 const BATCH: usize = 64;
@@ -45,15 +48,6 @@ pub struct Io {
     pub ipc: Channel,
     /// The stats listener, non-blocking.
     pub stats: Option<UnixListener>,
-}
-
-/// What the reports need besides the session.
-#[derive(Debug, Clone)]
-pub struct Reporting {
-    /// The Graphite prefix.
-    pub stats_prefix: String,
-    /// `max_key_age`, for the state dump.
-    pub max_key_age: u32,
 }
 
 /// How the loop ended.
@@ -85,18 +79,10 @@ pub enum LoopError {
     Setup(Errno),
 }
 
-/// Counters of what the loop itself saw (the session counts the rest).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct IoStats {
-    /// Datagrams the kernel refused to send.
-    pub udp_send_errors: u64,
-    /// Packets the tun refused (full queue).
-    pub tun_write_errors: u64,
-}
-
 struct Loop<'a, E: Entropy> {
     session: &'a mut Session<E>,
     io: Io,
+    stats: Option<StatsServer>,
     reporting: &'a Reporting,
     udp_is_v6: bool,
     buf: Box<[u8; wire::MAX_DATAGRAM + 64]>,
@@ -107,7 +93,7 @@ struct Loop<'a, E: Entropy> {
 /// Runs the loop until the parent says stop or goes away.
 pub fn run<E: Entropy>(
     session: &mut Session<E>,
-    io: Io,
+    mut io: Io,
     reporting: &Reporting,
 ) -> Result<(Exit, IoStats), LoopError> {
     crate::transport::set_nonblocking(io.ipc.as_fd()).map_err(LoopError::Setup)?;
@@ -117,9 +103,11 @@ pub fn run<E: Entropy>(
             .and_then(|a| SocketAddr::try_from(a).ok()),
         Some(SocketAddr::V6(_))
     );
+    let stats = io.stats.take().map(|l| StatsServer::new(l, STATS_PENDING));
     let mut l = Loop {
         session,
         io,
+        stats,
         reporting,
         udp_is_v6,
         buf: Box::new([0; wire::MAX_DATAGRAM + 64]),
@@ -164,8 +152,12 @@ impl<E: Entropy> Loop<'_, E> {
             IPC,
             Interest::READABLE,
         )?;
-        if let Some(s) = &self.io.stats {
-            r.register(&mut SourceFd(&s.as_raw_fd()), STATS, Interest::READABLE)?;
+        if let Some(s) = &self.stats {
+            r.register(
+                &mut SourceFd(&s.listener().as_raw_fd()),
+                STATS,
+                Interest::READABLE,
+            )?;
         }
         let mut events = Events::with_capacity(16);
         // Edge-triggered: a descriptor stays "ready" until it would block.
@@ -176,8 +168,11 @@ impl<E: Entropy> Loop<'_, E> {
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
-                self.session
-                    .poll_timeout()
+                let stats_deadline = self.stats.as_ref().and_then(StatsServer::next_deadline);
+                [self.session.poll_timeout(), stats_deadline]
+                    .into_iter()
+                    .flatten()
+                    .min()
                     .map(|t| t.saturating_since(clock::now()))
             };
             match poll.poll(&mut events, timeout) {
@@ -190,8 +185,8 @@ impl<E: Entropy> Loop<'_, E> {
                     TUN => tun_ready = true,
                     UDP => udp_ready = true,
                     IPC => ipc_ready = true,
-                    STATS => self.serve_stats(),
-                    _ => {}
+                    STATS => self.serve_stats(poll.registry(), None),
+                    t => self.serve_stats(poll.registry(), Some(t)),
                 }
             }
             if udp_ready {
@@ -210,6 +205,7 @@ impl<E: Entropy> Loop<'_, E> {
             if self.session.poll_timeout().is_some_and(|t| t <= now) {
                 self.session.handle_timeout(now);
             }
+            self.expire_stats(poll.registry(), now);
             self.flush()?;
         }
     }
@@ -380,21 +376,48 @@ impl<E: Entropy> Loop<'_, E> {
         }
     }
 
-    /// Answers every waiting stats connection with one write and closes it:
-    /// a slow reader gets what fits in its socket buffer, never a stall.
-    fn serve_stats(&mut self) {
-        let Some(listener) = &self.io.stats else {
+    /// New stats connections (`token` None) or a pending one's request.
+    fn serve_stats(&mut self, registry: &mio::Registry, token: Option<Token>) {
+        let Some(stats) = &mut self.stats else {
             return;
         };
-        let text = report::graphite(
-            self.session,
-            clock::now(),
-            &self.reporting.stats_prefix,
-            clock::unix_time(),
-        );
-        while let Ok((mut stream, _)) = listener.accept() {
-            let _ = stream.set_nonblocking(true);
-            let _ = stream.write(text.as_bytes());
+        let (session, io_stats, reporting) = (&*self.session, &self.io_stats, self.reporting);
+        let answer = |kind| render(session, io_stats, reporting, kind);
+        match token {
+            None => stats.accept(registry, clock::now(), answer),
+            Some(t) if stats.owns(t) => stats.readable(registry, t, answer),
+            Some(_) => {}
         }
+    }
+
+    /// Graphite lines for the stats connections that sent no request.
+    fn expire_stats(&mut self, registry: &mio::Registry, now: vpnd_proto::Timestamp) {
+        let Some(stats) = &mut self.stats else {
+            return;
+        };
+        let (session, io_stats, reporting) = (&*self.session, &self.io_stats, self.reporting);
+        stats.expire(registry, now, |kind| {
+            render(session, io_stats, reporting, kind)
+        });
+    }
+}
+
+/// One stats connection's answer.
+fn render<E: Entropy>(
+    session: &Session<E>,
+    io_stats: &IoStats,
+    reporting: &Reporting,
+    kind: Answer,
+) -> String {
+    let now = clock::now();
+    match kind {
+        Answer::Graphite => report::graphite(
+            session,
+            io_stats,
+            now,
+            &reporting.stats_prefix,
+            clock::unix_time(),
+        ),
+        Answer::Status => report::status(session, io_stats, now, reporting),
     }
 }

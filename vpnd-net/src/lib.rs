@@ -14,6 +14,7 @@ pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]
 mod sandbox_probe;
+pub mod stats_server;
 #[cfg(target_os = "linux")]
 pub mod syscall_filter;
 pub mod transport;

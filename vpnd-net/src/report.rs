@@ -1,6 +1,7 @@
 //! What the network process reports: the state dump (SIGUSR1, console
-//! `stats`) and the Graphite lines of the stats socket (PROTOCOL.md
-//! "Statistics").
+//! `stats`), the Graphite lines of the stats socket (PROTOCOL.md
+//! "Statistics") and the status block that `vpnd -s` prints. The names
+//! and lines are documented in vpnd(8); change them there too.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -8,6 +9,16 @@ use std::time::Duration;
 use vpnd_proto::Timestamp;
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{DropReason, Entropy, Session};
+
+/// Counters of what the event loop itself saw (the session counts the
+/// rest).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IoStats {
+    /// Datagrams the kernel refused to send.
+    pub udp_send_errors: u64,
+    /// Packets the tun refused (full queue).
+    pub tun_write_errors: u64,
+}
 
 /// `H:MM:SS`, as the deployed peer prints durations.
 fn hms(d: Duration) -> String {
@@ -100,13 +111,14 @@ pub fn state_dump<E: Entropy>(s: &Session<E>, now: Timestamp, max_key_age: u32) 
 /// deployed peer's names first (dashboards use them), then ours.
 pub fn graphite<E: Entropy>(
     s: &Session<E>,
+    io: &IoStats,
     now: Timestamp,
     prefix: &str,
     unix_time: u64,
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 19] = [
+    let metrics: [(&str, u64); 21] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -129,6 +141,8 @@ pub fn graphite<E: Entropy>(
         ("state", u64::from(s.state().number())),
         ("peer_deaths", st.peer_deaths),
         ("peer_restarts", st.peer_restarts),
+        ("udp_send_errors", io.udp_send_errors),
+        ("tun_write_errors", io.tun_write_errors),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -143,6 +157,81 @@ pub fn graphite<E: Entropy>(
         );
     }
     out
+}
+
+/// The status block `vpnd -s` prints: `name: value` lines, then the drops
+/// by reason, one indented line each.
+pub fn status<E: Entropy>(
+    s: &Session<E>,
+    io: &IoStats,
+    now: Timestamp,
+    reporting: &Reporting,
+) -> String {
+    let st = s.stats();
+    let mut out = String::new();
+    let mut field = |name: &str, value: String| {
+        let _ = writeln!(out, "{:<19}{value}", format!("{name}:"));
+    };
+    field("vpnd", env!("CARGO_PKG_VERSION").into());
+    field("role", s.role().as_str().into());
+    field("state", s.state().name().into());
+    field(
+        "peer",
+        s.peer().map_or_else(|| "none".into(), |p| p.to_string()),
+    );
+    field(
+        "session age",
+        s.session_age(now).map_or_else(|| "no session".into(), hms),
+    );
+    field(
+        "key",
+        if s.key_is_ephemeral() {
+            format!(
+                "ephemeral, age {} (max {} s)",
+                hms(s.key_age(now)),
+                reporting.max_key_age
+            )
+        } else {
+            "pre-shared (no session key)".into()
+        },
+    );
+    field("sessions/keys", format!("{}/{}", st.sessions, st.keys));
+    field(
+        "received",
+        format!("{} bytes, {} packets", st.rx_data_bytes, st.rx_packets),
+    );
+    field(
+        "sent",
+        format!("{} bytes, {} packets", st.tx_data_bytes, st.tx_packets),
+    );
+    field(
+        "last heard",
+        s.last_heard(now)
+            .map_or_else(|| "never".into(), |d| format!("{} s ago", d.as_secs())),
+    );
+    field(
+        "peer deaths",
+        format!("{} (restarts seen {})", st.peer_deaths, st.peer_restarts),
+    );
+    field(
+        "send errors",
+        format!("udp {}, tun {}", io.udp_send_errors, io.tun_write_errors),
+    );
+    let total: u64 = st.drops.iter().sum();
+    field("drops", total.to_string());
+    for r in DropReason::ALL {
+        let _ = writeln!(out, "  {:<17}{}", r.name(), st.drops_of(r));
+    }
+    out
+}
+
+/// What the reports need besides the session.
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    /// The Graphite prefix.
+    pub stats_prefix: String,
+    /// `max_key_age`, for the state dump and the status.
+    pub max_key_age: u32,
 }
 
 #[cfg(test)]
@@ -191,7 +280,13 @@ mod tests {
     #[test]
     fn graphite_names_are_the_deployed_ones_first() {
         let s = session();
-        let text = graphite(&s, Timestamp::ZERO, "gw_a", 1_800_000_000);
+        let text = graphite(
+            &s,
+            &IoStats::default(),
+            Timestamp::ZERO,
+            "gw_a",
+            1_800_000_000,
+        );
         let names: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
         let deployed = [
             "keys",
@@ -215,5 +310,39 @@ mod tests {
         assert!(text.contains("gw_a.vpnd.tx.packets 1 1800000000\n"));
         assert!(text.contains("gw_a.vpnd.drops.decrypt_failure 0 1800000000\n"));
         assert!(text.lines().all(|l| l.split(' ').count() == 3));
+    }
+
+    #[test]
+    fn the_status_names_role_state_peer_and_every_drop_reason() {
+        let s = session();
+        let io = IoStats {
+            udp_send_errors: 3,
+            tun_write_errors: 0,
+        };
+        let reporting = Reporting {
+            stats_prefix: "gw_a".into(),
+            max_key_age: 60,
+        };
+        let text = status(
+            &s,
+            &io,
+            Timestamp::ZERO + Duration::from_secs(61),
+            &reporting,
+        );
+        for line in [
+            "role:              net-gw\n",
+            "state:             INIT\n",
+            "peer:              198.18.0.2:4706\n",
+            "session age:       no session\n",
+            "key:               pre-shared (no session key)\n",
+            "sent:              0 bytes, 1 packets\n",
+            "send errors:       udp 3, tun 0\n",
+            "drops:             0\n",
+            "  decrypt_failure  0\n",
+            "  bad_packet_size  0\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert_eq!(text.lines().count(), 13 + DropReason::ALL.len());
     }
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, sockopt};
 use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
-use vpnd_net::event_loop::{Exit, Io, IoStats, Reporting, run};
+use vpnd_net::event_loop::{Exit, Io, run};
+use vpnd_net::report::{IoStats, Reporting};
 use vpnd_net::transport::{Channel, FrameBuffer};
 use vpnd_proto::config::Role;
 use vpnd_proto::ipc::{self, MAX_FRAME, ToChild, ToParent};

@@ -31,6 +31,12 @@ pub struct Args {
     #[arg(short = 'n', long = "check")]
     pub check: bool,
 
+    /// Print the status of the vpnd running with this configuration (role,
+    /// state, peer, session and key age, traffic, drops by reason), asked
+    /// over its stats socket, and exit.
+    #[arg(short = 's', long = "status", conflicts_with = "check")]
+    pub status: bool,
+
     /// Internal: run as the network process vpnd starts (with the IPC
     /// socket at descriptor 3). Not for use by hand.
     #[arg(long = "net-process", hide = true)]

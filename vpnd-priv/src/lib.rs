@@ -19,5 +19,6 @@ pub mod serve;
 pub mod sockets;
 pub mod spawn;
 pub mod startup;
+pub mod status;
 #[cfg(target_os = "linux")]
 pub mod tun;

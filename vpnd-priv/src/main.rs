@@ -22,6 +22,7 @@ mod sysexits {
     pub const EX_NOINPUT: u8 = 66;
     pub const EX_NOUSER: u8 = 67;
     pub const EX_NOHOST: u8 = 68;
+    pub const EX_UNAVAILABLE: u8 = 69;
     pub const EX_SOFTWARE: u8 = 70;
     pub const EX_OSERR: u8 = 71;
     pub const EX_CANTCREAT: u8 = 73;
@@ -70,6 +71,18 @@ fn main() -> ExitCode {
         }
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
+    }
+    if args.status {
+        return match vpnd_priv::status::query(&loaded.config.stats_path) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vpnd: {e}");
+                ExitCode::from(sysexits::EX_UNAVAILABLE)
+            }
+        };
     }
     run(&args, loaded.config)
 }
