@@ -10,8 +10,9 @@ use vpnd_crypto::{PublicKey, SecretKey};
 use super::{Config, ConfigError, ConfigErrors, Remote, Role, RoleConfig};
 use crate::net::{IfName, Prefix, ResolvDomain};
 
-/// Every parameter, in the order the printer writes them.
-pub(super) const PARAMS: [&str; 25] = [
+/// Every parameter, in the order the printer writes them (vpnd.conf(5)
+/// documents each; a test holds the two together).
+pub const PARAMS: [&str; 25] = [
     "role",
     "device",
     "stats_prefix",
