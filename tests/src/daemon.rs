@@ -24,17 +24,27 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `vpnd -f -v -c CONF` in `ns`, with `env` added.
+    /// Starts `vpnd -f -v -c CONF` in `ns`, with `env` added, through
+    /// `wrapper` (a program that execs its arguments, with its options;
+    /// empty for none).
     pub fn start(
         ns: &Netns,
         conf: &Path,
         log: &Path,
         stats_path: &Path,
         env: &[(&str, &std::ffi::OsStr)],
+        wrapper: &[&str],
     ) -> Daemon {
         let err = File::create(log).unwrap();
-        let child = ns
-            .command(crate::binary("vpnd"))
+        let mut command = match wrapper.split_first() {
+            Some((program, options)) => {
+                let mut c = ns.command(program);
+                c.args(options).arg(crate::binary("vpnd"));
+                c
+            }
+            None => ns.command(crate::binary("vpnd")),
+        };
+        let child = command
             .envs(env.iter().copied())
             .args(["-f", "-v", "-c"])
             .arg(conf)

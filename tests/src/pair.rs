@@ -194,13 +194,24 @@ impl Side {
 
     /// Starts this daemon with `env` added; does not wait.
     pub fn start_with_env(&self, dir: &Scratch, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+        self.start_wrapped(dir, env, &[])
+    }
+
+    /// Starts this daemon through `wrapper` (see [`Daemon::start`]), with
+    /// `env` added; does not wait.
+    pub fn start_wrapped(
+        &self,
+        dir: &Scratch,
+        env: &[(&str, &std::ffi::OsStr)],
+        wrapper: &[&str],
+    ) -> Daemon {
         let log = dir.join(&format!("{}.log", self.name));
         // Keep earlier logs of a restarted daemon.
         if log.exists() {
             let old = dir.join(&format!("{}.log.{}", self.name, crate::unique("r")));
             let _ = std::fs::rename(&log, old);
         }
-        Daemon::start(&self.ns, &self.conf, &log, &self.stats_path, env)
+        Daemon::start(&self.ns, &self.conf, &log, &self.stats_path, env, wrapper)
     }
 }
 

@@ -8,10 +8,15 @@ use std::os::fd::OwnedFd;
 
 use nix::unistd::{ForkResult, fork, setsid};
 
-/// The daemon's end of the pipe: report once, then it is closed.
+use crate::service_notify::ServiceNotify;
+
+/// Whom the daemon tells that its start is over: the foreground process
+/// through the pipe, or (in the foreground under systemd) the service
+/// manager. Reports once.
 #[derive(Debug)]
 pub struct Readiness {
     pipe: Option<File>,
+    manager: ServiceNotify,
 }
 
 /// Why going into the background failed (reported on stderr by the
@@ -24,13 +29,18 @@ pub enum DaemonizeError {
 }
 
 impl Readiness {
-    /// Nothing to report to (vpnd runs in the foreground).
+    /// vpnd runs in the foreground: only a service manager to tell, if
+    /// one named its socket.
     pub fn foreground() -> Readiness {
-        Readiness { pipe: None }
+        Readiness {
+            pipe: None,
+            manager: ServiceNotify::from_env(),
+        }
     }
 
     /// The daemon is up: the foreground process exits 0.
     pub fn ready(&mut self) {
+        self.manager.ready();
         if let Some(mut p) = self.pipe.take() {
             let _ = p.write_all(&[0]);
         }
@@ -39,6 +49,7 @@ impl Readiness {
     /// Start-up failed: the foreground process prints `message` and exits
     /// with `code`.
     pub fn failed(&mut self, code: u8, message: &str) {
+        self.manager.failed(message);
         if let Some(mut p) = self.pipe.take() {
             let _ = p.write_all(&[code]);
             let _ = p.write_all(message.as_bytes());
@@ -76,6 +87,7 @@ pub fn detach() -> Result<Readiness, DaemonizeError> {
             rustix::stdio::dup2_stderr(&null).map_err(|e| os(&e))?;
             Ok(Readiness {
                 pipe: Some(File::from(write_end)),
+                manager: ServiceNotify::from_env(),
             })
         }
     }

@@ -16,6 +16,7 @@ pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
 pub mod serve;
+pub mod service_notify;
 pub mod sockets;
 pub mod spawn;
 pub mod startup;

@@ -132,3 +132,41 @@ fn usage_errors_exit_64() {
     assert_eq!(vpnd(&["--bogus"]).status.code(), Some(64));
     assert_eq!(vpnd(&["-c"]).status.code(), Some(64));
 }
+
+/// The sample configurations of `etc/examples/`, keys filled in as their
+/// comments say, pass `vpnd -n`; as shipped, they fail on the key lines
+/// only (nobody runs a sample by mistake).
+#[test]
+fn the_sample_configurations_check_once_keys_are_filled_in() {
+    let dir = TempDir::new("samples");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/examples");
+    for role in ["net-gw", "host-gw", "host"] {
+        let text = std::fs::read_to_string(examples.join(format!("{role}.conf"))).unwrap();
+        let shipped = dir.file(&format!("{role}-shipped.conf"), &text, 0o600);
+        let out = check(&shipped, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{role}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains(".conf:")).collect();
+        assert_eq!(errors.len(), 2, "{role}: {err}");
+        assert!(
+            err.contains("local_sk") && err.contains("remote_pk"),
+            "{role}: {err}"
+        );
+
+        let filled: String = text
+            .lines()
+            .map(|l| match l.split_once(": ") {
+                Some(("local_sk", _)) => format!("local_sk: {}", "11".repeat(32)),
+                Some(("remote_pk", _)) => format!("remote_pk: {}", "22".repeat(32)),
+                _ => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let conf = dir.file(&format!("{role}.conf"), &filled, 0o600);
+        let out = check(&conf, &["-v"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{role}: {out:?}");
+        assert!(stdout.contains(&format!("role: {role}\n")), "{stdout}");
+        assert!(stdout.ends_with("configuration OK\n"), "{stdout}");
+    }
+}

@@ -1,0 +1,92 @@
+//! The readiness notification of systemd (`Type=notify`): when the service
+//! manager names a socket in `NOTIFY_SOCKET`, vpnd in the foreground tells
+//! it `READY=1` once the tunnel is set up and `STATUS=` with the error when
+//! the start fails. A few lines of the documented datagram protocol
+//! (sd_notify(3)), so no library is needed; elsewhere nothing happens.
+
+use std::ffi::OsString;
+use std::os::unix::net::UnixDatagram;
+
+/// The service manager's socket, if it gave one.
+#[derive(Debug, Default)]
+pub struct ServiceNotify {
+    socket: Option<OsString>,
+}
+
+impl ServiceNotify {
+    /// From `NOTIFY_SOCKET` (a path, or `@name` for Linux's abstract
+    /// namespace).
+    pub fn from_env() -> ServiceNotify {
+        ServiceNotify {
+            socket: std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()),
+        }
+    }
+
+    /// Start-up is done.
+    pub fn ready(&self) {
+        self.send(&format!("READY=1\nMAINPID={}\n", std::process::id()));
+    }
+
+    /// Start-up failed with `message`.
+    pub fn failed(&self, message: &str) {
+        let one_line = message.replace('\n', " ");
+        self.send(&format!("STATUS={one_line}\n"));
+    }
+
+    fn send(&self, text: &str) {
+        let Some(socket) = &self.socket else {
+            return;
+        };
+        let Ok(sock) = UnixDatagram::unbound() else {
+            return;
+        };
+        // Best effort: the service manager only loses a status line.
+        let _ = send_to(&sock, socket, text.as_bytes());
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn send_to(sock: &UnixDatagram, socket: &OsString, bytes: &[u8]) -> std::io::Result<usize> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::SocketAddr;
+    match socket.as_bytes().strip_prefix(b"@") {
+        Some(name) => sock.send_to_addr(bytes, &SocketAddr::from_abstract_name(name)?),
+        None => sock.send_to(bytes, socket),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_to(sock: &UnixDatagram, socket: &OsString, bytes: &[u8]) -> std::io::Result<usize> {
+    sock.send_to(bytes, socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_and_failure_reach_the_socket() {
+        let dir = std::env::temp_dir().join(format!("vpnd-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("notify");
+        let manager = UnixDatagram::bind(&path).unwrap();
+        let n = ServiceNotify {
+            socket: Some(path.clone().into_os_string()),
+        };
+        n.ready();
+        n.failed("peer: does not resolve\nat all");
+        let mut buf = [0u8; 256];
+        let len = manager.recv(&mut buf).unwrap();
+        let text = std::str::from_utf8(&buf[..len]).unwrap();
+        assert_eq!(text, format!("READY=1\nMAINPID={}\n", std::process::id()));
+        let len = manager.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..len], b"STATUS=peer: does not resolve at all\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_a_socket_nothing_happens() {
+        ServiceNotify::default().ready();
+    }
+}
