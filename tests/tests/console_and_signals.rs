@@ -1,7 +1,7 @@
 //! The operator's handles on a running vpnd: SIGUSR1 and the console
 //! command `stats` make the network process log its state and counters; a
 //! console line that is not a command reaches the peer as a debug string
-//! and is logged there.
+//! and is logged there, a stream of them only up to the log budget.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -67,4 +67,18 @@ fn usr1_and_the_stats_command_dump_the_state_and_a_line_reaches_the_peer() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(dumps(), 2, "{}", da.log_text());
+
+    // A stream of lines: the peer logs a few and counts the rest, it does
+    // not log one line per datagram.
+    for i in 0..50 {
+        da.type_line(&format!("line {i} of a stream"));
+    }
+    assert!(
+        db.wait_for_log("net: peer says: line 3 of a stream", t),
+        "{}",
+        db.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let logged = db.log_text().matches("net: peer says: ").count();
+    assert_eq!(logged, 5, "{}", db.log_text());
 }

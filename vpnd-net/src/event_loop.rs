@@ -21,6 +21,7 @@ use vpnd_proto::wire;
 
 use crate::addr;
 use crate::clock;
+use crate::log_budget::{self, LogBudget, Verdict};
 use crate::report::{self, IoStats, Reporting};
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
@@ -88,6 +89,7 @@ struct Loop<'a, E: Entropy> {
     buf: Box<[u8; wire::MAX_DATAGRAM + 64]>,
     frame: Box<FrameBuffer>,
     io_stats: IoStats,
+    peer_lines: LogBudget,
 }
 
 /// Runs the loop until the parent says stop or goes away.
@@ -113,6 +115,7 @@ pub fn run<E: Entropy>(
         buf: Box::new([0; wire::MAX_DATAGRAM + 64]),
         frame: Box::new([0; ipc::MAX_FRAME + 1]),
         io_stats: IoStats::default(),
+        peer_lines: LogBudget::new(),
     };
     let exit = match l.run() {
         // A send into a closed channel: the parent died while we talked.
@@ -320,10 +323,19 @@ impl<E: Entropy> Loop<'_, E> {
                     continue;
                 }
                 Event::DebugString(text) => {
-                    log::info!(
-                        "peer says: {}",
-                        String::from_utf8_lossy(&text).escape_debug()
-                    );
+                    if let Verdict::Log { suppressed } = self.peer_lines.take(clock::now()) {
+                        if suppressed > 0 {
+                            log::warn!(
+                                "{suppressed} more debug strings from the peer not logged (at most {} per {} s)",
+                                log_budget::LINES,
+                                log_budget::WINDOW.as_secs()
+                            );
+                        }
+                        log::info!(
+                            "peer says: {}",
+                            String::from_utf8_lossy(&text).escape_debug()
+                        );
+                    }
                     continue;
                 }
             };
@@ -349,7 +361,7 @@ impl<E: Entropy> Loop<'_, E> {
                 ToChild::Start(_) => return Err(LoopError::Unexpected("a second start message")),
                 ToChild::NetworkApplied => log::debug!("network configured"),
                 ToChild::NetworkRefused { reason } => {
-                    log::error!("network not configured: {reason:?}")
+                    log::error!("the parent did not configure the network: {reason}")
                 }
                 ToChild::DumpState => {
                     let dump =

@@ -8,6 +8,7 @@ pub mod child;
 pub mod clock;
 pub mod event_loop;
 pub mod inherited;
+pub mod log_budget;
 pub mod logging;
 mod os_entropy;
 pub mod report;

@@ -20,7 +20,7 @@ pub struct Loaded {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file cannot be read.
-    #[error("{}: {source}", path.display())]
+    #[error("configuration file {}: cannot read: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -20,7 +20,7 @@ pub enum PidFileError {
         pid: i32,
     },
     /// The file could not be created or written.
-    #[error("{}: {source}", path.display())]
+    #[error("pid_file {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -12,7 +12,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, soc
 #[derive(Debug, thiserror::Error)]
 pub enum SocketError {
     /// The UDP port could not be bound.
-    #[error("UDP port {port}: {errno}")]
+    #[error("local_port {port}: cannot bind the UDP socket: {errno}")]
     Udp {
         /// The port.
         port: u16,
@@ -20,7 +20,7 @@ pub enum SocketError {
         errno: rustix::io::Errno,
     },
     /// The stats socket could not be created.
-    #[error("{}: {reason}", path.display())]
+    #[error("stats_path {}: {reason}", path.display())]
     Stats {
         /// The path.
         path: PathBuf,

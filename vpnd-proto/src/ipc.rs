@@ -125,14 +125,16 @@ pub struct Start {
 }
 
 /// Why the parent refused a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum Refusal {
     /// A pushed value failed the parent's checks.
+    #[error("a pushed value was refused: {message}")]
     PushedValue {
         /// The parent's message: field, value, reason.
         message: String,
     },
     /// A command the request needed failed; everything was rolled back.
+    #[error("{message}; rolled back")]
     CommandFailed {
         /// The command and its error.
         message: String,
