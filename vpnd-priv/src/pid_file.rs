@@ -151,6 +151,6 @@ mod tests {
         let e = PidFile::create(Path::new("/nonexistent/vpnd.pid"))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("/nonexistent/vpnd.pid: "), "{e}");
+        assert!(e.starts_with("pid_file /nonexistent/vpnd.pid: "), "{e}");
     }
 }
