@@ -52,6 +52,16 @@ impl Netns {
         ip_output(&all)
     }
 
+    /// Sets a sysctl inside the namespace (`net.*` ones are per namespace).
+    pub fn sysctl(&self, name: &str, value: &str) {
+        let status = self
+            .command("sysctl")
+            .args(["-q", "-w", &format!("{name}={value}")])
+            .status()
+            .unwrap();
+        assert!(status.success(), "sysctl {name}={value} in {}", self.name);
+    }
+
     /// A handle on an existing namespace that does not delete it (for
     /// threads; the owner deletes it).
     pub fn named(name: &str) -> NetnsRef {

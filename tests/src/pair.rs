@@ -15,6 +15,14 @@ use crate::netns::{self, Netns};
 pub const OUTER_A: &str = "198.18.0.1";
 /// The outer addresses.
 pub const OUTER_B: &str = "198.18.0.2";
+/// With a relay between them: its address towards a (a's peer).
+pub const RELAY_A: &str = "198.18.0.2";
+/// With a relay between them: its address towards b (b's peer).
+pub const RELAY_B: &str = "198.18.0.6";
+/// With a relay between them: b's outer address.
+pub const RELAYED_B: &str = "198.18.0.5";
+/// A stranger's address (a third namespace behind the relay's).
+pub const STRANGER: &str = "198.18.0.9";
 /// The internal host behind gateway a.
 pub const HOST_A: &str = "198.19.1.1";
 /// The internal host behind gateway b.
@@ -78,6 +86,8 @@ pub struct Pair {
     pub a: Side,
     /// Gateway b.
     pub b: Side,
+    /// The namespace between them, when they talk through a relay.
+    pub middle: Option<Netns>,
     /// Their files (dropped last).
     pub dir: Scratch,
 }
@@ -99,7 +109,74 @@ impl Pair {
         let (ka, kb) = (KeyPair::generate(), KeyPair::generate());
         let a = side(&dir, ns_a, "a", &ka, &kb, OUTER_B, "198.19.2.0/24", extra);
         let b = side(&dir, ns_b, "b", &kb, &ka, OUTER_A, "198.19.1.0/24", extra);
-        Pair { a, b, dir }
+        Pair {
+            a,
+            b,
+            middle: None,
+            dir,
+        }
+    }
+
+    /// Like [`Pair::new`], with a middle namespace between the two: a
+    /// reaches it as [`RELAY_A`] and b as [`RELAY_B`], and each takes that
+    /// for its peer, so a [`crate::relay::Relay`] there carries all their
+    /// datagrams. The middle forwards for a [`Pair::stranger`].
+    pub fn relayed(tag: &str, extra: &str) -> Pair {
+        let dir = Scratch::new(tag);
+        let (ns_a, ns_m, ns_b) = (Netns::new("vta"), Netns::new("vtm"), Netns::new("vtb"));
+        netns::link(
+            &ns_a,
+            &format!("{OUTER_A}/30"),
+            &ns_m,
+            &format!("{RELAY_A}/30"),
+        );
+        netns::link(
+            &ns_b,
+            &format!("{RELAYED_B}/30"),
+            &ns_m,
+            &format!("{RELAY_B}/30"),
+        );
+        ns_a.add_host(&format!("{HOST_A}/32"));
+        ns_b.add_host(&format!("{HOST_B}/32"));
+        ns_a.ip(&["route", "add", "198.18.0.8/30", "via", RELAY_A]);
+        ns_m.sysctl("net.ipv4.ip_forward", "1");
+        let (ka, kb) = (KeyPair::generate(), KeyPair::generate());
+        let a = side(&dir, ns_a, "a", &ka, &kb, RELAY_A, "198.19.2.0/24", extra);
+        let b = side(&dir, ns_b, "b", &kb, &ka, RELAY_B, "198.19.1.0/24", extra);
+        Pair {
+            a,
+            b,
+            middle: Some(ns_m),
+            dir,
+        }
+    }
+
+    /// The relay's addresses in a [`Pair::relayed`] (the daemons use the
+    /// default port).
+    pub fn relay_addresses(&self) -> crate::relay::Addresses {
+        let at = |ip: &str| format!("{ip}:4706").parse().unwrap();
+        crate::relay::Addresses {
+            a: at(OUTER_A),
+            a_side: at(RELAY_A),
+            b: at(RELAYED_B),
+            b_side: at(RELAY_B),
+        }
+    }
+
+    /// Starts a relay in the middle namespace of a [`Pair::relayed`].
+    pub fn start_relay(&self, seed: u64) -> crate::relay::Relay {
+        let middle = self.middle.as_ref().expect("a relayed pair");
+        crate::relay::Relay::start(&middle.name, self.relay_addresses(), seed)
+    }
+
+    /// A third namespace joined to the middle one, at [`STRANGER`], that
+    /// reaches a's outer address (for datagrams from nobody's address).
+    pub fn stranger(&self) -> Netns {
+        let middle = self.middle.as_ref().expect("a relayed pair");
+        let c = Netns::new("vtc");
+        netns::link(&c, &format!("{STRANGER}/30"), middle, "198.18.0.10/30");
+        c.ip(&["route", "add", "default", "via", "198.18.0.10"]);
+        c
     }
 
     /// Starts gateway `side` and waits until it runs.
