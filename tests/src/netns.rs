@@ -52,6 +52,21 @@ impl Netns {
         ip_output(&all)
     }
 
+    /// The namespace's UDP counter `name` from /proc/net/snmp (e.g.
+    /// `RcvbufErrors`: datagrams the kernel dropped because a socket's
+    /// buffer was full).
+    pub fn udp_counter(&self, name: &str) -> u64 {
+        let out = self.command("cat").arg("/proc/net/snmp").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+        let i = names
+            .split_whitespace()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no Udp counter {name}"));
+        values.split_whitespace().nth(i).unwrap().parse().unwrap()
+    }
+
     /// Sets a sysctl inside the namespace (`net.*` ones are per namespace).
     pub fn sysctl(&self, name: &str, value: &str) {
         let status = self
