@@ -35,7 +35,7 @@ pub enum SocketError {
 pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
     let err = |errno| SocketError::Udp { port, errno };
     let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
-    match socket_with(AddressFamily::INET6, SocketType::DGRAM, flags, None) {
+    let fd = match socket_with(AddressFamily::INET6, SocketType::DGRAM, flags, None) {
         Ok(fd) => {
             sockopt::set_ipv6_v6only(&fd, false).map_err(err)?;
             bind(
@@ -43,7 +43,7 @@ pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
                 &SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
             )
             .map_err(err)?;
-            Ok(fd)
+            fd
         }
         Err(rustix::io::Errno::AFNOSUPPORT) => {
             let fd =
@@ -53,9 +53,36 @@ pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
                 &SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
             )
             .map_err(err)?;
-            Ok(fd)
+            fd
         }
-        Err(e) => Err(err(e)),
+        Err(e) => return Err(err(e)),
+    };
+    enlarge_buffers(&fd);
+    Ok(fd)
+}
+
+/// Socket buffers for this many bytes each way: the system default (about
+/// 200 KB, some 45 full-size datagrams) overflows in a burst, and a flood
+/// of garbage would then crowd genuine datagrams out in the kernel, before
+/// the network process can count and drop it.
+pub const UDP_BUFFER: usize = 4 << 20;
+
+/// Sets [`UDP_BUFFER`], past the system's limit where root may (Linux's
+/// SO_RCVBUFFORCE); best effort: a smaller buffer only loses bursts.
+fn enlarge_buffers(fd: &OwnedFd) {
+    #[cfg(target_os = "linux")]
+    {
+        if sockopt::set_socket_recv_buffer_size_force(fd, UDP_BUFFER).is_err() {
+            let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
+        }
+        if sockopt::set_socket_send_buffer_size_force(fd, UDP_BUFFER).is_err() {
+            let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
+        let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);
     }
 }
 
@@ -109,6 +136,20 @@ mod tests {
         }
         // The port is taken now.
         assert!(matches!(udp(port), Err(SocketError::Udp { .. })));
+    }
+
+    #[test]
+    fn buffers_are_enlarged_as_far_as_allowed() {
+        let fd = udp(0).unwrap();
+        let got = sockopt::socket_recv_buffer_size(&fd).unwrap();
+        // Linux reports twice what was set; without privilege the system's
+        // limit (net.core.rmem_max) caps it.
+        let is_root = rustix::process::geteuid().is_root();
+        if cfg!(target_os = "linux") && is_root {
+            assert!(got >= UDP_BUFFER, "{got}");
+        } else {
+            assert!(got > 0);
+        }
     }
 
     #[test]
