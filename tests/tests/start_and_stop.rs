@@ -115,9 +115,29 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
         &pair.dir.join("empty").to_string_lossy(),
     );
 
+    // Nonce files: truncated, oversized, or where nothing can be written,
+    // each refused by name; never a silent start from zero.
     std::fs::write(&pair.a.local_nonce_file, [7u8; 10]).unwrap();
     refused(&pair, 65, "holds 10 bytes, not 24");
+    let remote_nonce = pair.dir.join("a.remote_nonce");
+    std::fs::write(&remote_nonce, [7u8; 25]).unwrap();
     std::fs::remove_file(&pair.a.local_nonce_file).unwrap();
+    refused(&pair, 65, "a.remote_nonce: holds 25 bytes, not 24");
+    std::fs::remove_file(&remote_nonce).unwrap();
+    let nowhere = pair.dir.join("no-such-dir/local.nonce");
+    set_param(&pair, "local_nonce_file", &nowhere.to_string_lossy());
+    refused(&pair, 73, "no-such-dir/local.nonce: cannot write");
+    // A directory where the file should be cannot be replaced either.
+    let dir_in_place = pair.dir.join("nonce-dir");
+    std::fs::create_dir(&dir_in_place).unwrap();
+    std::fs::write(dir_in_place.join("x"), b"").unwrap();
+    set_param(&pair, "local_nonce_file", &dir_in_place.to_string_lossy());
+    refused(&pair, 65, "nonce-dir");
+    set_param(
+        &pair,
+        "local_nonce_file",
+        &pair.a.local_nonce_file.to_string_lossy(),
+    );
 
     set_param(&pair, "ip_path", "/nonexistent/ip");
     refused(

@@ -198,6 +198,7 @@ fn start_exit_code(e: &StartError) -> u8 {
         StartError::User { .. } => EX_NOUSER,
         StartError::Chroot { .. } => EX_CONFIG,
         StartError::Resolve { .. } => EX_NOHOST,
+        StartError::NonceFile(vpnd_priv::nonce_file::NonceFileError::Write { .. }) => EX_CANTCREAT,
         StartError::NonceFile(_) => EX_DATAERR,
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) => EX_CANTCREAT,

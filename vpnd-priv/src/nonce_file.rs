@@ -90,6 +90,30 @@ pub fn write(path: &Path, nonce: &[u8; 24]) -> Result<(), NonceFileError> {
     result.map_err(write_error)
 }
 
+/// Proves at start that `path` can be written, so that a nonce file in a
+/// missing or read-only place is a start-up error, not an error logged at
+/// every later write (after which a restart would begin from a stale
+/// value): writes `current` back, or, without a file yet, creates and
+/// removes the temporary file a write uses.
+pub fn check_writable(path: &Path, current: Option<&[u8; 24]>) -> Result<(), NonceFileError> {
+    if let Some(nonce) = current {
+        return write(path, nonce);
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let result = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|_| fs::remove_file(&tmp));
+    result.map_err(|source| NonceFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +153,21 @@ mod tests {
             assert!(e.contains(&format!("holds {len} bytes, not 24")), "{e}");
             assert!(e.contains(p.to_str().unwrap()));
         }
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn writability_is_checked_without_changing_anything() {
+        let d = scratch("check");
+        let p = d.join("n");
+        check_writable(&p, None).unwrap();
+        assert!(!p.exists(), "no file made");
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 0, "no temporary left");
+        write(&p, &[7; 24]).unwrap();
+        check_writable(&p, Some(&[7; 24])).unwrap();
+        assert_eq!(read(&p).unwrap(), Some([7; 24]));
+        let e = check_writable(&d.join("missing/n"), None).unwrap_err();
+        assert!(e.to_string().contains("missing/n: cannot write"), "{e}");
         fs::remove_dir_all(&d).unwrap();
     }
 

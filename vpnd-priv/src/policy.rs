@@ -176,6 +176,23 @@ pub fn mtu_for(peer: &SocketAddr, configured: Option<u16>) -> u16 {
     })
 }
 
+/// The warning a configured `mtu` deserves when a full inner packet no
+/// longer fits a 1500-byte path in one datagram (the kernel then fragments
+/// the outer datagrams). `peer` unknown: judged as for an IPv4 peer.
+pub fn mtu_warning(peer: Option<&SocketAddr>, configured: Option<u16>) -> Option<String> {
+    let mtu = configured?;
+    let fits = match peer {
+        Some(p) => mtu_for(p, None),
+        None => MTU_IPV4_PEER,
+    };
+    (mtu > fits).then(|| {
+        let largest = usize::from(mtu) + 1500 - usize::from(fits);
+        format!(
+            "mtu {mtu}: datagrams of up to {largest} bytes exceed a 1500-byte path and are fragmented by the kernel (mtu {fits} or less avoids it)"
+        )
+    })
+}
+
 fn forwarding_for(prefixes: &[&vpnd_proto::net::Prefix]) -> Vec<Change> {
     let mut families: Vec<Family> = prefixes.iter().map(|p| Family::of(&p.addr())).collect();
     families.sort_by_key(|f| *f == Family::V6);
@@ -484,6 +501,21 @@ mod tests {
     #[test]
     fn mtu_by_peer_family() {
         assert_eq!(mtu_for(&"198.18.0.2:1".parse().unwrap(), None), 1431);
+        let v4: SocketAddr = "198.18.0.2:1".parse().unwrap();
+        let v6: SocketAddr = "[2001:2::1]:1".parse().unwrap();
+        assert_eq!(mtu_warning(Some(&v4), Some(1431)), None);
+        assert_eq!(mtu_warning(Some(&v4), None), None);
+        let w = mtu_warning(Some(&v4), Some(1500)).unwrap();
+        assert!(
+            w.starts_with("mtu 1500: datagrams of up to 1569 bytes"),
+            "{w}"
+        );
+        let w = mtu_warning(Some(&v6), Some(1431)).unwrap();
+        assert!(
+            w.starts_with("mtu 1431: datagrams of up to 1520 bytes"),
+            "{w}"
+        );
+        assert!(w.ends_with("(mtu 1411 or less avoids it)"), "{w}");
         assert_eq!(mtu_for(&"[2001:2::1]:1".parse().unwrap(), None), 1411);
         assert_eq!(
             mtu_for(&"[::ffff:198.18.0.2]:1".parse().unwrap(), None),

@@ -58,7 +58,22 @@ pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
         Err(e) => return Err(err(e)),
     };
     enlarge_buffers(&fd);
+    allow_fragmentation(&fd);
     Ok(fd)
+}
+
+/// Lets the kernel fragment an outer datagram larger than the path MTU
+/// instead of refusing it (EMSGSIZE, a packet lost where nobody sees it).
+/// With the default tun MTU no datagram exceeds a 1500-byte path; a larger
+/// configured `mtu`, or a smaller path, still delivers every packet whole.
+fn allow_fragmentation(fd: &OwnedFd) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = sockopt::set_ip_mtu_discover(fd, sockopt::Ipv4PathMtuDiscovery::DONT);
+        let _ = sockopt::set_ipv6_mtu_discover(fd, sockopt::Ipv6PathMtuDiscovery::DONT);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
 }
 
 /// Socket buffers for this many bytes each way: the system default (about

@@ -85,6 +85,8 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
     let peer = resolve_peer(&config)?;
     let local_nonce = nonce_file::read(&config.local_nonce_file)?;
     let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
+    nonce_file::check_writable(&config.local_nonce_file, local_nonce.as_ref())?;
+    nonce_file::check_writable(&config.remote_nonce_file, remote_nonce.as_ref())?;
     let pid_file = PidFile::create(&config.pid_file)?;
     let resolvconf = match &config.role {
         RoleConfig::Host {
@@ -142,6 +144,9 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
             |p| p.to_string()
         )
     );
+    if let Some(warning) = crate::policy::mtu_warning(peer.as_ref(), config.mtu) {
+        log::warn!("{warning}");
+    }
     let net = spawn::spawn(logging)?;
     let facts = Facts {
         role: config.role.clone(),

@@ -527,3 +527,91 @@ fn equal_peer_ids_are_redrawn_and_the_session_starts() {
         b.state()
     );
 }
+
+/// Delivered packets in the last `window` of traffic, as a ratio.
+fn recovers(p: &mut Pair, window: Duration) -> f64 {
+    let (sent, got) = (p.data_sent, p.a.delivered.len() + p.b.delivered.len());
+    p.run_for(window, TRAFFIC);
+    let sent = p.data_sent - sent;
+    let got = p.a.delivered.len() + p.b.delivered.len() - got;
+    got as f64 / sent.max(1) as f64
+}
+
+/// Replays every captured datagram to both sides; asserts none is taken.
+fn replay_all(p: &mut Pair, captured: &[(Side, Vec<u8>)]) {
+    for (to, datagram) in captured {
+        let r = p.inject(*to, addr(to.other()), datagram.clone());
+        assert!(r.is_err(), "a replayed datagram was accepted: {r:?}");
+    }
+}
+
+#[test]
+fn clock_jumps_forward_are_survived_and_replays_still_refused() {
+    for (side, jump) in [
+        (Side::A, 3 * 3600 * SEC),
+        (Side::B, 400 * SEC),
+        (Side::A, 21 * SEC),
+    ] {
+        let mut p = Pair::with(Faults::CLEAN, 600, |c| c.max_key_age = 30 * SEC);
+        p.capture = Some(Vec::new());
+        p.run_until_up(10 * SEC).unwrap();
+        p.run_for(40 * SEC, TRAFFIC);
+        // The host slept, or its clock was set ahead: every timer of one
+        // side is due at once (peer dead, key too old, retransmissions).
+        p.jump(side, jump, Duration::ZERO);
+        let ratio = recovers(&mut p, 60 * SEC);
+        assert!(ratio > 0.9, "{side:?} +{jump:?}: delivered {ratio}");
+        assert!(p.a.network_up && p.b.network_up, "{side:?} +{jump:?}");
+        let captured = p.capture.take().unwrap();
+        p.run_for(SEC, None);
+        replay_all(&mut p, &captured);
+        p.assert_sound();
+    }
+}
+
+#[test]
+fn clock_jumps_back_are_survived_and_replays_still_refused() {
+    for (side, back) in [
+        (Side::A, 3600 * SEC),
+        (Side::B, 25 * SEC),
+        (Side::A, 5 * SEC),
+    ] {
+        let mut p = Pair::with(Faults::CLEAN, 601, |c| c.max_key_age = 30 * SEC);
+        p.capture = Some(Vec::new());
+        p.run_until_up(10 * SEC).unwrap();
+        p.run_for(40 * SEC, TRAFFIC);
+        // A clock that went back (the daemon's never does: CLOCK_BOOTTIME;
+        // the session must not depend on it): its timers lie far ahead.
+        p.jump(side, Duration::ZERO, back);
+        let ratio = recovers(&mut p, 90 * SEC);
+        assert!(ratio > 0.5, "{side:?} -{back:?}: delivered {ratio}");
+        assert!(p.a.network_up && p.b.network_up, "{side:?} -{back:?}");
+        let tail = recovers(&mut p, 30 * SEC);
+        assert!(tail > 0.95, "{side:?} -{back:?}: then delivered {tail}");
+        let captured = p.capture.take().unwrap();
+        p.run_for(SEC, None);
+        replay_all(&mut p, &captured);
+        p.assert_sound();
+    }
+}
+
+#[test]
+fn a_restart_with_the_wall_clock_set_back_reuses_no_nonce() {
+    // Peer::restart gives the new session a Unix time of zero: only the
+    // nonce file keeps the counter going up. Under a clock jump as well.
+    let mut p = Pair::with(Faults::CLEAN, 602, |c| c.max_key_age = 30 * SEC);
+    p.capture = Some(Vec::new());
+    p.run_until_up(10 * SEC).unwrap();
+    p.run_for(20 * SEC, TRAFFIC);
+    p.jump(Side::B, 600 * SEC, Duration::ZERO);
+    p.restart(Side::B);
+    assert!(recovers(&mut p, 30 * SEC) > 0.9);
+    p.jump(Side::B, Duration::ZERO, 1200 * SEC);
+    p.restart(Side::B);
+    assert!(recovers(&mut p, 30 * SEC) > 0.9);
+    let captured = p.capture.take().unwrap();
+    p.run_for(SEC, None);
+    replay_all(&mut p, &captured);
+    p.assert_sound();
+    assert_eq!(p.b.restarts, 2);
+}

@@ -33,6 +33,10 @@ pub struct Peer {
     pub delivered_twice: u64,
     pub delivered_out_of_session: u64,
     pub restarts: u64,
+    /// This end's clock runs this far ahead of the simulation's...
+    pub ahead: Duration,
+    /// ...and this far behind it (a clock that jumped back).
+    pub behind: Duration,
 }
 
 /// The two ends and the link.
@@ -110,9 +114,35 @@ impl Peer {
             delivered_twice: 0,
             delivered_out_of_session: 0,
             restarts: 0,
+            ahead: Duration::ZERO,
+            behind: Duration::ZERO,
         };
         peer.absorb_events();
         peer
+    }
+
+    /// The simulation's `now` on this end's clock.
+    pub fn local(&self, now: Timestamp) -> Timestamp {
+        Timestamp::from_nanos(
+            (now + self.ahead)
+                .as_nanos()
+                .saturating_sub(self.behind.as_nanos() as u64),
+        )
+    }
+
+    /// A time on this end's clock, on the simulation's.
+    fn global(&self, t: Timestamp) -> Timestamp {
+        Timestamp::from_nanos(
+            (t + self.behind)
+                .as_nanos()
+                .saturating_sub(self.ahead.as_nanos() as u64),
+        )
+    }
+
+    /// When this end's session wants its next timeout, on the
+    /// simulation's clock.
+    fn next_timeout(&self) -> Option<Timestamp> {
+        self.session.poll_timeout().map(|t| self.global(t))
     }
 
     /// Acts on the session's events as the daemon would.
@@ -155,7 +185,7 @@ impl Peer {
             self.network_up = false;
             self.downs += 1;
         }
-        self.session = Session::new(config, now, entropy);
+        self.session = Session::new(config, self.local(now), entropy);
         self.absorb_events();
     }
 }
@@ -231,11 +261,10 @@ impl Pair {
         from: SocketAddr,
         mut datagram: Vec<u8>,
     ) -> Result<Option<std::ops::Range<usize>>, vpnd_proto::session::DropReason> {
-        let now = self.now;
-        let result = self
-            .peer(side)
-            .session
-            .handle_datagram(now, from, &mut datagram);
+        let global = self.now;
+        let peer = self.peer(side);
+        let now = peer.local(global);
+        let result = peer.session.handle_datagram(now, from, &mut datagram);
         // A datagram can bring the session up before it is delivered.
         self.peer(side).absorb_events();
         if let Ok(Some(range)) = &result {
@@ -269,7 +298,8 @@ impl Pair {
         buf[wire::BODY_OFFSET..][..8].copy_from_slice(&id.to_le_bytes());
         buf[wire::BODY_OFFSET + 8..][..8].copy_from_slice(&stamp.to_le_bytes());
         let peer = self.peer(side);
-        let sent = match peer.session.seal_packet(now, &mut buf, size) {
+        let local = peer.local(now);
+        let sent = match peer.session.seal_packet(local, &mut buf, size) {
             Ok(n) => {
                 buf.truncate(n);
                 let nonce: [u8; 24] = buf[..24].try_into().unwrap();
@@ -295,8 +325,8 @@ impl Pair {
             steps += 1;
             assert!(steps < 50_000_000, "simulation does not make progress");
             let candidates = [
-                self.a.session.poll_timeout(),
-                self.b.session.poll_timeout(),
+                self.a.next_timeout(),
+                self.b.next_timeout(),
                 self.link.next_arrival(),
                 next_send,
             ];
@@ -313,13 +343,10 @@ impl Pair {
                 let _ = self.inject(to, from, datagram);
             }
             for side in [Side::A, Side::B] {
-                if self
-                    .peer(side)
-                    .session
-                    .poll_timeout()
-                    .is_some_and(|t| t <= now)
-                {
-                    self.peer(side).session.handle_timeout(now);
+                let peer = self.peer(side);
+                if peer.next_timeout().is_some_and(|t| t <= now) {
+                    let local = peer.local(now);
+                    peer.session.handle_timeout(local);
                     self.flush(side);
                 }
             }
@@ -352,6 +379,14 @@ impl Pair {
             self.run_for(step, None);
         }
         None
+    }
+
+    /// One side's clock jumps: `forward` ahead, then `back` behind (the
+    /// simulation's time stands still meanwhile).
+    pub fn jump(&mut self, side: Side, forward: Duration, back: Duration) {
+        let peer = self.peer(side);
+        peer.ahead += forward;
+        peer.behind += back;
     }
 
     /// kill -9 and restart of one side.
