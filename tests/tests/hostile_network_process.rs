@@ -80,3 +80,68 @@ fn a_network_process_that_never_greets_is_stopped() {
         stopped_and_clean("silent", "no greeting within 10s");
     }
 }
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
+    if !vpnd_tests::can_run("a_flood_of_valid_requests_is_served") {
+        return;
+    }
+    let pair = Pair::new("flood", "stats_prefix: flood\n");
+    let forwarding = || {
+        let out = pair
+            .a
+            .ns
+            .command("cat")
+            .arg("/proc/sys/net/ipv4/ip_forward")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = forwarding();
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_early = rss_kb(d.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        d.try_exit().is_none(),
+        "valid requests stopped vpnd:\n{}",
+        d.log_text()
+    );
+    let rss_late = rss_kb(d.pid());
+    let served = d
+        .log_text()
+        .matches("network configured for the session")
+        .count();
+    assert!(served >= 20, "only {served} requests served in 4 s");
+    // A stop is still heard in the middle of the flood.
+    vpnd_tests::daemon::signal(d.pid(), nix::sys::signal::SIGTERM);
+    let status = d
+        .wait_exit(Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("SIGTERM unheard under the flood\n{}", d.log_text()));
+    assert!(status.success(), "{status}\n{}", d.log_text());
+    let routes = pair.a.ns.ip_output(&["route", "show"]);
+    assert!(!routes.contains("198.19.2.0"), "route left: {routes}");
+    let links = pair.a.ns.ip_output(&["link", "show"]);
+    assert!(!links.contains(&pair.a.device), "tun left: {links}");
+    assert_eq!(forwarding(), before, "forwarding not restored");
+    assert!(!pair.a.pid_file.exists(), "pid file left");
+    assert!(
+        rss_late <= rss_early + 256,
+        "parent RSS {rss_early} kB -> {rss_late} kB"
+    );
+    eprintln!(
+        "flood: {served} network changes served in 4 s; parent RSS {rss_early} -> {rss_late} kB"
+    );
+}

@@ -32,6 +32,9 @@ const CONSOLE: Token = Token(2);
 /// How long the network process has to stop after `Shutdown`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Requests handled before the parent looks at its signals again.
+const REQUEST_BATCH: usize = 16;
+
 /// The two nonce files: the only paths the parent writes for the child.
 #[derive(Debug, Clone)]
 pub struct NoncePaths {
@@ -187,13 +190,23 @@ impl<P: Platform> Parent<P> {
         let mut events = Events::with_capacity(8);
         let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
         let mut stop_deadline: Option<Instant> = None;
+        // Edge-triggered: the channel stays "ready" until a read would
+        // block. Requests are handled in batches, so that a network
+        // process flooding valid requests cannot keep signals (a stop)
+        // and the stop deadline from being seen.
+        let mut ipc_ready = true;
         loop {
-            let timeout = stop_deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if ipc_ready {
+                Some(Duration::ZERO)
+            } else {
+                stop_deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            };
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            ipc_ready |= events.iter().any(|e| e.token() == IPC);
             if stop_deadline.is_some_and(|d| Instant::now() >= d) {
                 log::error!(
                     "network process did not stop within {}s; killing it",
@@ -219,11 +232,16 @@ impl<P: Platform> Parent<P> {
                     _ => {}
                 }
             }
-            // Edge-triggered: read the channel until it would block.
-            loop {
+            if !ipc_ready {
+                continue;
+            }
+            ipc_ready = false;
+            for _ in 0..REQUEST_BATCH {
                 match self.handle_one(&mut frame) {
                     Step::Idle => break,
-                    Step::Continue => {}
+                    // More may be waiting: back here after a look at the
+                    // signals.
+                    Step::Continue => ipc_ready = true,
                     Step::ChildGone if stop_deadline.is_some() => {
                         self.reap();
                         return Ok(Ended::Stopped);

@@ -30,6 +30,47 @@ fn push_up(peer: std::net::SocketAddr, host: &str, network: &str) -> ToParent {
     }
 }
 
+/// Valid requests as fast as the parent takes them, forever: the network
+/// up and down, nonces rising. Stops when told to.
+fn flood(
+    channel: &Channel,
+    peer: std::net::SocketAddr,
+    frame: &mut vpnd_net::transport::FrameBuffer,
+) -> ! {
+    vpnd_net::transport::set_nonblocking(channel.as_fd()).unwrap();
+    let mut n = 1u64 << 40;
+    loop {
+        n += 1;
+        let mut nonce = [0u8; 24];
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
+        for m in [
+            ToParent::NetworkUp { peer, pushed: None },
+            ToParent::NetworkDown,
+            ToParent::PersistNonce {
+                slot: NonceSlot::Local,
+                nonce,
+            },
+            ToParent::PersistNonce {
+                slot: NonceSlot::Remote,
+                nonce,
+            },
+        ] {
+            let bytes = ipc::encode(&m).unwrap();
+            loop {
+                while let Ok(got) = channel.recv(frame) {
+                    if let Ok(ToChild::Shutdown) = ipc::decode_to_child(&frame[..got.len]) {
+                        std::process::exit(0);
+                    }
+                }
+                match channel.send(&bytes, &[]) {
+                    Ok(()) => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     // SAFETY: the parent placed the IPC socket at descriptor 3.
     #[allow(unsafe_code)]
@@ -82,6 +123,7 @@ fn main() {
                 );
             }
         }
+        "flood" => flood(&channel, peer, &mut frame),
         other => panic!("unknown mode {other}"),
     }
     std::thread::sleep(Duration::from_secs(60));
