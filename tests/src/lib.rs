@@ -14,6 +14,7 @@ pub mod manual;
 pub mod netns;
 pub mod numbered;
 pub mod pair;
+pub mod procstat;
 pub mod relay;
 pub mod rogue;
 pub mod site;
@@ -58,8 +59,12 @@ pub fn unique(tag: &str) -> String {
 /// build`, which `cargo test` of the workspace does first).
 pub fn binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    // target/<profile>/deps/<test> (a test) or target/<profile>/<binary>
+    // (vpnd-soak) -> target/<profile>/<name>
+    let mut dir = exe.parent().unwrap();
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap();
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

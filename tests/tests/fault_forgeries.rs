@@ -19,17 +19,6 @@ use vpnd_tests::traffic;
 
 const EACH: u64 = 10_000;
 
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn forgeries_from_anywhere_are_counted_and_change_nothing() {
     if !vpnd_tests::can_run("forgeries_from_anywhere_are_counted") {
@@ -44,7 +33,7 @@ fn forgeries_from_anywhere_are_counted_and_change_nothing() {
     assert!(traffic::ping_flood(&pair.b.ns, HOST_B, HOST_A, 2000));
     let net_pid = da.net_pid().unwrap();
     let before = da.stats();
-    let rss_before = rss_kb(net_pid);
+    let rss_before = vpnd_tests::procstat::rss_kb(net_pid).unwrap();
     let overflow_before = pair.a.ns.udp_counter("RcvbufErrors");
 
     // Genuine traffic throughout: pings from b's site to a's.
@@ -95,7 +84,7 @@ fn forgeries_from_anywhere_are_counted_and_change_nothing() {
     }
     let after = da.stats();
     let overflow = pair.a.ns.udp_counter("RcvbufErrors") - overflow_before;
-    let rss_after = rss_kb(net_pid);
+    let rss_after = vpnd_tests::procstat::rss_kb(net_pid).unwrap();
     eprintln!(
         "{injected} forgeries: drops {:?} -> {:?}; socket overflow {overflow}; RSS {rss_before} kB -> {rss_after} kB",
         ["drops.too_short", "drops.too_long", "drops.decrypt_failure"].map(|k| before[k]),

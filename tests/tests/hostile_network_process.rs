@@ -81,17 +81,6 @@ fn a_network_process_that_never_greets_is_stopped() {
     }
 }
 
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
     if !vpnd_tests::can_run("a_flood_of_valid_requests_is_served") {
@@ -112,14 +101,14 @@ fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
     let double = vpnd_tests::binary("vpnd-hostile-net");
     let mut d = pair.start_with_net_binary(&pair.a, &double);
     std::thread::sleep(Duration::from_secs(1));
-    let rss_early = rss_kb(d.pid());
+    let rss_early = vpnd_tests::procstat::rss_kb(d.pid()).unwrap();
     std::thread::sleep(Duration::from_secs(3));
     assert!(
         d.try_exit().is_none(),
         "valid requests stopped vpnd:\n{}",
         d.log_text()
     );
-    let rss_late = rss_kb(d.pid());
+    let rss_late = vpnd_tests::procstat::rss_kb(d.pid()).unwrap();
     let served = d
         .log_text()
         .matches("network configured for the session")
