@@ -1,5 +1,6 @@
 //! A lossy, reordering, duplicating link (the relay, both directions) under
-//! a 200 MB TCP transfer with keys rotating every 5000 datagrams: the
+//! a 200 MB TCP transfer with keys rotating every 5000 datagrams (and a
+//! few datagrams truncated or bit-flipped on the way): the
 //! transfer completes with a matching checksum, every datagram the relay
 //! delivered is either accepted once or counted as a drop (no duplicate is
 //! accepted), and the keys rotate at least ten times on the way.
@@ -66,6 +67,8 @@ fn a_transfer_survives_loss_reordering_and_duplication_with_rotations() {
         duplicate: 0.05,
         reorder: 0.10,
         max_displacement: 8,
+        truncate: 0.005,
+        bitflip: 0.005,
         ..Faults::default()
     };
     // Deltas from here: a's first datagrams reached b's address before b
@@ -112,7 +115,7 @@ fn a_transfer_survives_loss_reordering_and_duplication_with_rotations() {
         r.dropped > r.received / 20,
         "the relay dropped too little: {r:?}"
     );
-    assert!(r.duplicated > 0 && r.reordered > 0);
+    assert!(r.duplicated > 0 && r.reordered > 0 && r.truncated > 0 && r.flipped > 0);
     assert!(rotations >= 10, "{rotations} rotations");
     // No duplicate accepted: b accepted at most one copy of each distinct
     // datagram, and every datagram delivered is accounted for.
