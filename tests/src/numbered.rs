@@ -31,6 +31,9 @@ impl Receiver {
         let (s2, stop2) = (seen.clone(), stop.clone());
         let thread = netns::spawn_in(&ns.name, move |ready| {
             let sock = UdpSocket::bind(at).unwrap();
+            // Room for bursts: a datagram lost here would look like one
+            // vpnd never delivered.
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size_force(&sock, 4 << 20);
             sock.set_read_timeout(Some(Duration::from_millis(50)))
                 .unwrap();
             ready();
@@ -82,6 +85,21 @@ impl Receiver {
             .sum()
     }
 
+    /// Waits until nothing more arrives for 300 ms (what is in flight
+    /// has landed), up to `timeout`.
+    pub fn settle(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut last = self.total();
+        while std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = self.total();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
+
     /// Waits until `count` distinct numbers arrived, up to `timeout`.
     pub fn wait_for(&self, count: usize, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
@@ -117,7 +135,7 @@ pub fn send(ns: &Netns, from: &str, to: &str, port: u16, range: std::ops::Range<
         for (i, n) in range.enumerate() {
             payload[TAG.len()..TAG.len() + 8].copy_from_slice(&n.to_be_bytes());
             let _ = sock.send_to(&payload, dst);
-            if i % 32 == 31 {
+            if i % 16 == 15 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use vpnd_tests::daemon::unauthenticated_drops;
 use vpnd_tests::pair::{HOST_A, HOST_B, Pair};
 use vpnd_tests::relay::{Dir, Faults, Relay, Report};
 use vpnd_tests::traffic::{self, tcp_transfer};
@@ -18,23 +19,6 @@ use vpnd_tests::traffic::{self, tcp_transfer};
 /// link takes up to a retransmission (500 ms), and TCP moves 100 MB here
 /// in about four seconds.
 const TRANSFER: u64 = 200 * 1024 * 1024;
-
-/// The drops of datagrams that never authenticated (the others are in
-/// `rx.packets` already: a message out of place is counted there and as
-/// `drops.unexpected`).
-fn unauthenticated_drops(stats: &BTreeMap<String, u64>) -> u64 {
-    [
-        "drops.too_short",
-        "drops.too_long",
-        "drops.decrypt_failure",
-        "drops.replayed",
-        "drops.nonce_not_above",
-        "drops.nonce_too_old",
-    ]
-    .iter()
-    .map(|k| stats[*k])
-    .sum()
-}
 
 /// The relay's report and b's counters at a moment when nothing moves (the
 /// report the same before and after reading the counters).

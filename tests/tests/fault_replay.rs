@@ -6,28 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vpnd_tests::daemon::Daemon;
+use vpnd_tests::daemon::{Daemon, unauthenticated_drops};
 use vpnd_tests::numbered::{self, Receiver};
 use vpnd_tests::pair::{HOST_A, HOST_B, Pair};
 use vpnd_tests::relay::{Dir, Order};
 use vpnd_tests::traffic;
 
 const PORT: u16 = 9100;
-
-/// The drop counters a datagram can land in (not the tun-side ones).
-fn datagram_drops(stats: &BTreeMap<String, u64>) -> u64 {
-    stats
-        .iter()
-        .filter(|(k, _)| {
-            k.starts_with("drops.")
-                && !["drops.no_session", "drops.bad_packet_size"].contains(&k.as_str())
-        })
-        .map(|(_, v)| v)
-        .sum()
-}
 
 /// Replays what the relay recorded towards b in `order`; asserts b drops
 /// every one and the receiver sees none of them again.
@@ -43,7 +30,7 @@ fn replay_and_check(
     relay.wait_idle();
     // Until b has counted them all (it reads its socket as fast as they come).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while datagram_drops(&db.stats()) < datagram_drops(&before) + n as u64
+    while unauthenticated_drops(&db.stats()) < unauthenticated_drops(&before) + n as u64
         && std::time::Instant::now() < deadline
     {
         std::thread::sleep(Duration::from_millis(50));
@@ -57,7 +44,7 @@ fn replay_and_check(
     );
     assert!(rx.repeated().is_empty(), "{order:?}: {:?}", rx.repeated());
     assert_eq!(
-        datagram_drops(&after) - datagram_drops(&before),
+        unauthenticated_drops(&after) - unauthenticated_drops(&before),
         n as u64,
         "{order:?}: b's drops rose by other than the {n} replayed\nbefore {before:?}\nafter {after:?}"
     );
@@ -82,11 +69,14 @@ fn replayed_datagrams_are_never_delivered_before_or_after_rotations() {
 
     relay.record(Dir::AtoB, true);
     numbered::send(&pair.a.ns, HOST_A, HOST_B, PORT, 0..3000, 200);
+    // Nearly all: a loaded machine may lose a few on the way to the
+    // receiver; what matters is that nothing arrives twice.
     assert!(
-        rx.wait_for(3000, Duration::from_secs(20)),
+        rx.wait_for(2970, Duration::from_secs(20)),
         "only {} of 3000 arrived",
         rx.distinct()
     );
+    rx.settle(Duration::from_secs(5));
     relay.record(Dir::AtoB, false);
     let keys_at_recording = db.stats()["keys"];
 
@@ -97,10 +87,11 @@ fn replayed_datagrams_are_never_delivered_before_or_after_rotations() {
     // Rotate the keys (every 5000 datagrams), then replay again.
     numbered::send(&pair.a.ns, HOST_A, HOST_B, PORT, 3000..15000, 100);
     assert!(
-        rx.wait_for(15000, Duration::from_secs(30)),
+        rx.wait_for(14850, Duration::from_secs(30)),
         "only {} of 15000 arrived",
         rx.distinct()
     );
+    rx.settle(Duration::from_secs(5));
     let keys = db.stats()["keys"];
     assert!(
         keys >= keys_at_recording + 2,
@@ -114,8 +105,9 @@ fn replayed_datagrams_are_never_delivered_before_or_after_rotations() {
         traffic::ping(&pair.a.ns, HOST_A, HOST_B),
         "the tunnel after the replays"
     );
+    let before = rx.distinct();
     numbered::send(&pair.a.ns, HOST_A, HOST_B, PORT, 15000..15100, 100);
-    assert!(rx.wait_for(15100, Duration::from_secs(10)));
+    assert!(rx.wait_for(before + 99, Duration::from_secs(10)));
     assert!(rx.repeated().is_empty());
     eprintln!(
         "replayed {replayed} datagrams (seed {:#x}): 0 delivered",

@@ -480,20 +480,10 @@ impl Core {
 
     /// One datagram went by: the held ones whose turn it is follow it.
     fn pass_held(&mut self, dir: Dir) {
-        let i = dir.index();
-        let mut due = Vec::new();
-        self.held[i].retain_mut(|h| {
+        self.release_held(dir, |h| {
             h.passes_left -= 1;
-            if h.passes_left == 0 {
-                due.push((std::mem::take(&mut h.datagram), h.altered));
-                false
-            } else {
-                true
-            }
+            h.passes_left == 0
         });
-        for (d, altered) in due {
-            self.deliver(dir, &d, altered);
-        }
     }
 
     fn release_due(&mut self) {
@@ -503,18 +493,23 @@ impl Core {
             self.deliver(d.dir, &d.datagram, d.altered);
         }
         for dir in [Dir::AtoB, Dir::BtoA] {
-            let mut due = Vec::new();
-            self.held[dir.index()].retain_mut(|h| {
-                if h.deadline <= now {
-                    due.push((std::mem::take(&mut h.datagram), h.altered));
-                    false
-                } else {
-                    true
-                }
-            });
-            for (d, altered) in due {
-                self.deliver(dir, &d, altered);
+            self.release_held(dir, |h| h.deadline <= now);
+        }
+    }
+
+    /// Delivers the held datagrams of `dir` for which `due` says so.
+    fn release_held(&mut self, dir: Dir, mut due: impl FnMut(&mut Held) -> bool) {
+        let mut released = Vec::new();
+        self.held[dir.index()].retain_mut(|h| {
+            if due(h) {
+                released.push((std::mem::take(&mut h.datagram), h.altered));
+                false
+            } else {
+                true
             }
+        });
+        for (d, altered) in released {
+            self.deliver(dir, &d, altered);
         }
     }
 
