@@ -23,6 +23,7 @@ use crate::addr;
 use crate::clock;
 use crate::log_budget::{self, LogBudget, Verdict};
 use crate::report::{self, IoStats, Reporting};
+use crate::send_batch::SendBatch;
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
 
@@ -87,6 +88,7 @@ struct Loop<'a, E: Entropy> {
     reporting: &'a Reporting,
     udp_is_v6: bool,
     buf: Box<[u8; wire::MAX_DATAGRAM + 64]>,
+    out: SendBatch,
     frame: Box<FrameBuffer>,
     io_stats: IoStats,
     peer_lines: LogBudget,
@@ -113,6 +115,7 @@ pub fn run<E: Entropy>(
         reporting,
         udp_is_v6,
         buf: Box::new([0; wire::MAX_DATAGRAM + 64]),
+        out: SendBatch::new(),
         frame: Box::new([0; ipc::MAX_FRAME + 1]),
         io_stats: IoStats::default(),
         peer_lines: LogBudget::new(),
@@ -239,32 +242,50 @@ impl<E: Entropy> Loop<'_, E> {
         true
     }
 
-    /// Up to a batch of tun packets; true if more may be waiting.
+    /// Up to a batch of tun packets, sealed into the send batch and sent
+    /// together; true if more may be waiting.
     fn seal_tun_packets(&mut self) -> bool {
         let now = clock::now();
-        for _ in 0..BATCH {
+        // Control datagrams queued before these packets leave before them:
+        // a KEY_READY must precede the first DATA under the new key.
+        self.send_queued();
+        let mut more = true;
+        while !self.out.is_full() {
             // One byte more than a body may hold: an oversized packet is
             // seen (and counted by the session), never cut to size.
             let room = wire::BODY_OFFSET + wire::MAX_BODY + 1;
-            let n = match rustix::io::read(&self.io.tun, &mut self.buf[wire::BODY_OFFSET..room]) {
+            let slot = self.out.next_slot();
+            let n = match rustix::io::read(&self.io.tun, &mut slot[wire::BODY_OFFSET..room]) {
                 Ok(n) => n,
-                Err(Errno::AGAIN) => return false,
-                Err(_) => return false,
+                Err(_) => {
+                    more = false;
+                    break;
+                }
             };
-            let Ok(len) = self.session.seal_packet(now, &mut self.buf[..], n) else {
+            let Ok(len) = self.session.seal_packet(now, &mut slot[..], n) else {
                 continue;
             };
-            // Control datagrams queued before this packet leave before it:
-            // a KEY_READY must precede the first DATA under the new key.
-            self.send_queued();
-            if let Some(peer) = self.session.peer() {
-                let to = addr::for_socket(peer, self.udp_is_v6);
-                if sendto(&self.io.udp, &self.buf[..len], SendFlags::empty(), &to).is_err() {
-                    self.io_stats.udp_send_errors += 1;
-                }
+            if self.session.has_transmits() {
+                // Sealing this packet queued control datagrams (a rotation
+                // began): they go before it, after the packets before it
+                // (the batch keeps the slot being filled).
+                self.send_batch();
+                self.send_queued();
             }
+            self.out.commit(len);
         }
-        true
+        self.send_batch();
+        more
+    }
+
+    /// Sends the sealed batch to the peer.
+    fn send_batch(&mut self) {
+        let Some(peer) = self.session.peer() else {
+            self.out.clear();
+            return;
+        };
+        let to = addr::for_socket(peer, self.udp_is_v6);
+        self.io_stats.udp_send_errors += self.out.send(&self.io.udp, to);
     }
 
     /// Sends the datagrams the session queued, in order.

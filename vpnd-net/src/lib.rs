@@ -15,6 +15,7 @@ pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]
 mod sandbox_probe;
+pub mod send_batch;
 pub mod stats_server;
 #[cfg(target_os = "linux")]
 pub mod syscall_filter;

@@ -267,6 +267,12 @@ impl<E: Entropy> Session<E> {
         self.transmits.pop_front()
     }
 
+    /// True if datagrams wait in the queue (a caller that batches sealed
+    /// DATA must send what it holds first, then these, in that order).
+    pub fn has_transmits(&self) -> bool {
+        !self.transmits.is_empty()
+    }
+
     /// The next event to act on.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
