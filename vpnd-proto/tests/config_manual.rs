@@ -10,20 +10,14 @@ use std::path::Path;
 
 use vpnd_proto::config::{PARAMETERS, Secrets, parse};
 
-const SK: &str = "845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f";
-const PK: &str = "9d8d78b9c9e6661e552f2f1af02095ee2f8743fa2e6183f41bb7077ef51b5379";
+mod config_common;
 
 /// The least file each role takes (net-gw, the default role, unnamed).
 fn base(role: &str) -> String {
-    let extra = match role {
-        "net-gw" | "host" => "remote_host: 198.18.0.2\n",
-        _ => "local_network: 198.19.1.0/24\nhost_addr: 198.19.3.2/24\n",
-    };
-    let role_line = match role {
-        "net-gw" => String::new(),
-        _ => format!("role: {role}\n"),
-    };
-    format!("{role_line}local_sk: {SK}\nremote_pk: {PK}\n{extra}")
+    match role {
+        "net-gw" => config_common::unnamed(role),
+        _ => config_common::base(role),
+    }
 }
 
 /// Each `.It Cm NAME : Ar ...` item of the page: its name and its body as

@@ -7,16 +7,8 @@ use std::path::Path;
 
 use vpnd_proto::config::{Config, ConfigErrors, Role, RoleConfig, Secrets, parse};
 
-const SK: &str = "845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f";
-const PK: &str = "9d8d78b9c9e6661e552f2f1af02095ee2f8743fa2e6183f41bb7077ef51b5379";
-
-fn base(role: &str) -> String {
-    let extra = match role {
-        "net-gw" | "host" => "remote_host: 198.18.0.2\n",
-        _ => "local_network: 198.19.1.0/24\nhost_addr: 198.19.3.2/24\n",
-    };
-    format!("role: {role}\nlocal_sk: {SK}\nremote_pk: {PK}\n{extra}")
-}
+mod config_common;
+use config_common::{PK, SK, base};
 
 fn ok(text: &str) -> Config {
     parse(Path::new("/etc/vpnd.conf"), text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
