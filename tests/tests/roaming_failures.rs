@@ -108,6 +108,40 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
 }
 
 #[test]
+fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
+    if !vpnd_tests::can_run("a_refused_push_repeated") {
+        return;
+    }
+    let site = Site::new(
+        "refloods",
+        OUTER_V4,
+        INNER_V4,
+        "stats_prefix: bad_push_flood\n",
+        "",
+    );
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut c = site
+        .client
+        .start_with_env(&site.dir, &[("VPND_TEST_NET_BINARY", double.as_os_str())]);
+    assert!(wait_for_log(&c, "refused: "), "{}", c.log_text());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(c.try_exit().is_none(), "{}", c.log_text());
+    let logged = c.log_text().matches("refused: ").count();
+    assert_eq!(
+        logged,
+        5,
+        "200 refusals, at most 5 logged per 10 s:\n{}",
+        c.log_text()
+    );
+    let addrs = site
+        .client
+        .ns
+        .ip_output(&["addr", "show", &site.client.device]);
+    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+    assert!(c.stop().success(), "{}", c.log_text());
+}
+
+#[test]
 fn without_resolvconf_the_tunnel_and_routes_work_and_the_error_names_it() {
     if !vpnd_tests::can_run("without_resolvconf") {
         return;

@@ -13,6 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
+use vpnd_net::log_budget::{LogBudget, Verdict as LogVerdict};
 use vpnd_net::transport::{FrameBuffer, TransportError};
 use vpnd_proto::ipc::{self, NonceSlot, Refusal, ToChild, ToParent};
 
@@ -85,6 +86,9 @@ pub struct Parent<P: Platform> {
     pub nonce_paths: NoncePaths,
     /// What to undo.
     pub cleanup: Cleanup<P>,
+    /// Refusals logged: a network process repeating a refused request
+    /// must not fill root's log.
+    pub refusals: LogBudget,
 }
 
 /// How the parent ended.
@@ -296,7 +300,12 @@ impl<P: Platform> Parent<P> {
                 Step::Continue
             }
             Verdict::Refuse(reason) => {
-                log::warn!("refused: {reason}");
+                if let LogVerdict::Log { suppressed } = self.refusals.take(vpnd_net::clock::now()) {
+                    if suppressed > 0 {
+                        log::warn!("{suppressed} more refusals not logged");
+                    }
+                    log::warn!("refused: {reason}");
+                }
                 self.state.note_refused(&request);
                 if let ToParent::NetworkUp { .. } = request {
                     self.tell(&ToChild::NetworkRefused {

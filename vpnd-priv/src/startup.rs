@@ -185,6 +185,7 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         },
         nonce_paths,
         cleanup,
+        refusals: vpnd_net::log_budget::LogBudget::new(),
     };
     send_start(&parent, start, [tun, udp, OwnedFd::from(stats)])?;
     parent

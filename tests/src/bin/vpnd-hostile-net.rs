@@ -107,6 +107,14 @@ fn main() {
         // violation): a pushed default route, as if the child's own check
         // had been bypassed.
         "bad_push_for_host" => send(&channel, &push_up(peer, "198.19.3.2/24", "0.0.0.0/0")),
+        // The same, repeated (each time after the session "ended"): every
+        // one refused, few logged.
+        "bad_push_flood" => {
+            for _ in 0..200 {
+                send(&channel, &push_up(peer, "198.19.3.2/24", "0.0.0.0/0"));
+                send(&channel, &ToParent::NetworkDown);
+            }
+        }
         "garbage" => channel.send(&[0xa5; 100], &[]).unwrap(),
         "descriptors" => {
             let hello = ipc::encode(&ToParent::NetworkDown).unwrap();
