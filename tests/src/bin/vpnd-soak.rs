@@ -60,12 +60,21 @@ struct Footprint {
     net: (u64, usize),
 }
 
+/// The smallest of five readings 100 ms apart: a descriptor the parent
+/// holds for a moment (the pipe of an `ip` it runs) is not a leak.
 fn footprint(d: &Daemon) -> Footprint {
     let of = |pid: u32| (rss_kb(pid).unwrap_or(0), fd_count(pid).unwrap_or(0));
-    Footprint {
-        parent: of(d.pid()),
-        net: of(d.net_pid().unwrap_or(0)),
+    let mut least = Footprint {
+        parent: (u64::MAX, usize::MAX),
+        net: (u64::MAX, usize::MAX),
+    };
+    for _ in 0..5 {
+        let (p, n) = (of(d.pid()), of(d.net_pid().unwrap_or(0)));
+        least.parent = (least.parent.0.min(p.0), least.parent.1.min(p.1));
+        least.net = (least.net.0.min(n.0), least.net.1.min(n.1));
+        std::thread::sleep(Duration::from_millis(100));
     }
+    least
 }
 
 /// Numbered datagrams at RATE until `stop`.
@@ -236,7 +245,7 @@ fn main() {
         ("a parent", a_start.parent, a_end.parent),
         ("a network", a_start.net, a_end.net),
     ] {
-        if e.0 > s.0 + 1024 || e.1 != s.1 {
+        if e.0 > s.0 + 1024 || e.1 > s.1 {
             failures.push(format!(
                 "{name}: RSS {} -> {} kB, fds {} -> {}",
                 s.0, e.0, s.1, e.1
