@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::UdpSocket;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -109,11 +110,11 @@ fn add_counters(total: &mut BTreeMap<String, u64>, stats: &BTreeMap<String, u64>
     }
 }
 
-fn main() {
+fn main() -> ExitCode {
     let args = args();
     if !rustix::process::geteuid().is_root() {
         eprintln!("vpnd-soak: run as root (network namespaces)");
-        std::process::exit(77);
+        return ExitCode::from(77);
     }
     let extra = "max_key_packets: 5000\nmax_key_age: 30\nnonce_reset_incr: 16\n";
     let pair = Pair::relayed("soak", extra);
@@ -261,12 +262,15 @@ fn main() {
             rx.distinct()
         ));
     }
+    for f in &failures {
+        println!("soak: FAILED: {f}");
+    }
     if failures.is_empty() {
         println!("soak: OK");
+        ExitCode::SUCCESS
     } else {
-        for f in &failures {
-            println!("soak: FAILED: {f}");
-        }
-        std::process::exit(1);
+        // Returned, not exited: the daemons, the relay and the namespaces
+        // are dropped (stopped, deleted) on the way out.
+        ExitCode::FAILURE
     }
 }
