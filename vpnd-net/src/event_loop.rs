@@ -1,10 +1,11 @@
 //! The network process's event loop: tun, UDP socket, IPC channel, stats
 //! listener and the session's timer, all in one thread.
 //!
-//! The data path reads until the descriptor would block (in batches, so
-//! that one busy direction cannot starve the other), seals or opens in
-//! place in one preallocated buffer, and does no allocation, logging or
-//! IPC per packet.
+//! The data path reads until the descriptor would block, in batches (so
+//! that one busy direction cannot starve the other): datagrams are opened
+//! in place in one preallocated buffer; tun packets are sealed in place
+//! into a preallocated batch sent with one sendmmsg. Nothing is logged or
+//! sent over IPC per packet.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
