@@ -146,12 +146,20 @@ impl Daemon {
 
     /// SIGKILL to the parent and, first, the network process: a crash of
     /// the whole daemon.
+    /// Returns once both are gone, so that a restart finds the port free.
     pub fn kill_all(&mut self) {
-        if let Some(net) = self.net_pid() {
+        // Stopped first, the parent cannot start a network process between
+        // our look at its children and its death.
+        signal(self.pid(), nix::sys::signal::SIGSTOP);
+        let net = self.net_pid();
+        if let Some(net) = net {
             signal(net, nix::sys::signal::SIGKILL);
         }
         signal(self.pid(), nix::sys::signal::SIGKILL);
         let _ = self.wait_exit(Duration::from_secs(10));
+        if let Some(net) = net {
+            wait_gone(net, Duration::from_secs(10));
+        }
     }
 
     /// The Graphite lines of the stats socket, as metric (the part after
@@ -199,6 +207,26 @@ pub fn unauthenticated_drops(stats: &BTreeMap<String, u64>) -> u64 {
     .iter()
     .map(|k| stats[*k])
     .sum()
+}
+
+/// Waits until `pid` has exited (gone, or a zombie nobody reaps: either
+/// way its descriptors are closed), up to `timeout`.
+fn wait_gone(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z')) =>
+            {
+                return;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
 }
 
 /// Sends `sig` to `pid`.
