@@ -2,13 +2,24 @@
 //! that entered it), keeping the UDP payload of every datagram a given
 //! address sends to a port: the tests check that no nonce is ever sent
 //! twice, and replay what they caught.
+//!
+//! vpnd sends a run of equal-sized datagrams as one UDP_SEGMENT packet,
+//! and a veth passes such a packet on whole: the socket asks for the
+//! virtio-net header (PACKET_VNET_HDR), whose segment size cuts the
+//! payload back into the datagrams the peer receives.
+// setsockopt(PACKET_VNET_HDR) has no safe wrapper; it is the only unsafe
+// call here.
+#![allow(unsafe_code)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::os::fd::{AsRawFd, OwnedFd};
+
 use rustix::net::{AddressFamily, RecvFlags, SocketType, eth, recv, socket};
+use vpnd_offload::vnet;
 
 /// A running capture.
 #[derive(Debug)]
@@ -25,8 +36,10 @@ impl Capture {
         let flag = stop.clone();
         let thread = crate::netns::spawn_in(ns, move |ready| {
             // ETH_P_ALL: the kernel shows outgoing packets only to such
-            // taps. SOCK_DGRAM strips the link header.
-            let fd = socket(AddressFamily::PACKET, SocketType::DGRAM, Some(eth::ALL)).unwrap();
+            // taps. SOCK_RAW (PACKET_VNET_HDR wants it) keeps the link
+            // header: Ethernet on the veths, none on a tun.
+            let fd = socket(AddressFamily::PACKET, SocketType::RAW, Some(eth::ALL)).unwrap();
+            want_vnet_header(&fd);
             rustix::net::sockopt::set_socket_timeout(
                 &fd,
                 rustix::net::sockopt::Timeout::Recv,
@@ -40,8 +53,19 @@ impl Capture {
                 let Ok((n, _)) = recv(&fd, &mut buf[..], RecvFlags::empty()) else {
                     continue;
                 };
-                if let Some(p) = udp_payload(&buf[..n], src, port) {
-                    payloads.push(p.to_vec());
+                let Some(header) = vnet::Header::parse(&buf[..n]) else {
+                    continue;
+                };
+                // IPv4 over Ethernet only: the outer datagrams cross veths.
+                if buf.get(vnet::LEN + 12..vnet::LEN + 14) != Some(&[0x08, 0x00][..]) {
+                    continue;
+                }
+                if let Some(p) = udp_payload(&buf[vnet::LEN + 14..n], src, port) {
+                    let segment = match header.gso_type & !vnet::GSO_ECN {
+                        vnet::GSO_UDP_L4 if header.gso_size > 0 => usize::from(header.gso_size),
+                        _ => p.len().max(1),
+                    };
+                    payloads.extend(p.chunks(segment).map(<[u8]>::to_vec));
                 }
             }
             payloads
@@ -66,6 +90,23 @@ impl Capture {
             .filter_map(|p| p.get(..24)?.try_into().ok())
             .collect()
     }
+}
+
+/// Asks for the virtio-net header before every packet.
+fn want_vnet_header(fd: &OwnedFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads a c_int from a pointer valid for the call,
+    // with its size; the descriptor is a packet socket we own.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VNET_HDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "PACKET_VNET_HDR: {}", std::io::Error::last_os_error());
 }
 
 impl Drop for Capture {

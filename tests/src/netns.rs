@@ -56,14 +56,21 @@ impl Netns {
     /// `RcvbufErrors`: datagrams the kernel dropped because a socket's
     /// buffer was full).
     pub fn udp_counter(&self, name: &str) -> u64 {
+        self.snmp_counter("Udp", name)
+    }
+
+    /// The namespace's counter `name` of `protocol` (`Udp`, `Tcp`, `Ip`)
+    /// from /proc/net/snmp (e.g. Tcp `RetransSegs`).
+    pub fn snmp_counter(&self, protocol: &str, name: &str) -> u64 {
         let out = self.command("cat").arg("/proc/net/snmp").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut udp = text.lines().filter(|l| l.starts_with("Udp: "));
-        let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
+        let prefix = format!("{protocol}: ");
+        let mut lines = text.lines().filter(|l| l.starts_with(&prefix));
+        let (names, values) = (lines.next().unwrap(), lines.next().unwrap());
         let i = names
             .split_whitespace()
             .position(|n| n == name)
-            .unwrap_or_else(|| panic!("no Udp counter {name}"));
+            .unwrap_or_else(|| panic!("no {protocol} counter {name}"));
         values.split_whitespace().nth(i).unwrap().parse().unwrap()
     }
 

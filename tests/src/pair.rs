@@ -192,7 +192,17 @@ impl Pair {
 
     /// Starts both and waits until a ping crosses the tunnel.
     pub fn start_both(&self) -> (Daemon, Daemon) {
-        let (da, db) = (self.start(&self.a), self.start(&self.b));
+        self.start_both_with_env(&[])
+    }
+
+    /// Starts both with `env` added and waits until a ping crosses.
+    pub fn start_both_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> (Daemon, Daemon) {
+        let start = |side: &Side| {
+            let mut d = side.start_with_env(&self.dir, env);
+            d.wait_running(Duration::from_secs(20));
+            d
+        };
+        let (da, db) = (start(&self.a), start(&self.b));
         assert!(
             crate::traffic::wait_for_ping(&self.a.ns, HOST_A, HOST_B, Duration::from_secs(30)),
             "no ping through the tunnel\n--- a:\n{}\n--- b:\n{}",

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixListener;
 
 use rustix::io::Errno;
 use rustix::net::SocketType;
-use vpnd_proto::ipc::{self, IPC_VERSION, IpcError, Start, ToChild, ToParent};
+use vpnd_proto::ipc::{self, IPC_VERSION, IpcError, Offloads, Start, ToChild, ToParent};
 use vpnd_proto::session::{Entropy, Session, SessionConfig};
 use zeroize::Zeroize;
 
@@ -72,6 +72,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
         stats_prefix: start.stats_prefix.as_str().to_owned(),
         max_key_age: start.config.max_key_age,
     };
+    let offloads = start.offloads;
     let sandbox = Sandbox {
         root: start.config.chroot_dir.clone(),
         uid: start.uid,
@@ -80,7 +81,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     // The secret key leaves memory with the start message (SecretKey
     // zeroizes itself); only the precomputed shared key stays.
     drop(start);
-    let io = descriptors(fds, ipc)?;
+    let io = descriptors(fds, ipc, offloads)?;
     sandbox.enter()?;
     #[cfg(debug_assertions)]
     if let Some(action) = probe {
@@ -151,7 +152,7 @@ fn receive_start(ipc: &Channel) -> Result<(Box<Start>, Vec<OwnedFd>), ChildError
     }
 }
 
-fn descriptors(fds: Vec<OwnedFd>, ipc: Channel) -> Result<Io, ChildError> {
+fn descriptors(fds: Vec<OwnedFd>, ipc: Channel, offloads: Offloads) -> Result<Io, ChildError> {
     let count = fds.len();
     let mut it = fds.into_iter();
     let (Some(tun), Some(udp), stats, None) = (it.next(), it.next(), it.next(), it.next()) else {
@@ -174,6 +175,7 @@ fn descriptors(fds: Vec<OwnedFd>, ipc: Channel) -> Result<Io, ChildError> {
         udp,
         ipc,
         stats,
+        offloads,
     })
 }
 

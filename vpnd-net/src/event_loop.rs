@@ -2,10 +2,13 @@
 //! listener and the session's timer, all in one thread.
 //!
 //! The data path reads until the descriptor would block, in batches (so
-//! that one busy direction cannot starve the other): datagrams are opened
-//! in place in one preallocated buffer; tun packets are sealed in place
-//! into a preallocated batch sent with one sendmmsg. Nothing is logged or
-//! sent over IPC per packet.
+//! that one busy direction cannot starve the other): datagrams (joined by
+//! the kernel's GRO where it can) are opened in place in one preallocated
+//! buffer and written to the tun, TCP segments joined (`tun_io`); tun
+//! packets, split first when the tun hands over 64 KB (TSO), are sealed in
+//! place into a preallocated batch sent with UDP_SEGMENT or one sendmmsg
+//! (`send_batch`). Nothing is allocated, logged or sent over IPC per
+//! packet.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -15,8 +18,9 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, SendFlags, recvfrom, sendto};
-use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, ToParent};
+use rustix::net::{SendFlags, sendto};
+use vpnd_offload::Segments;
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, Offloads, ToChild, ToParent};
 use vpnd_proto::session::{Entropy, Event, Session};
 use vpnd_proto::wire;
 
@@ -27,6 +31,8 @@ use crate::report::{self, IoStats, Reporting};
 use crate::send_batch::SendBatch;
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
+use crate::tun_io::TunWriter;
+use crate::udp_recv::UdpReceiver;
 
 const TUN: Token = Token(0);
 const UDP: Token = Token(1);
@@ -36,8 +42,13 @@ const STATS: Token = Token(3);
 /// here on.
 const STATS_PENDING: usize = 16;
 
-/// Packets handled from one descriptor before the others get a turn.
+/// Reads (or receives) from one descriptor before the others get a turn.
 const BATCH: usize = 64;
+
+/// Room for a tun packet after the datagram header: one byte more than a
+/// body may hold, so an oversized packet is seen (and counted by the
+/// session), never cut to size.
+const ROOM: usize = wire::BODY_OFFSET + wire::MAX_BODY + 1;
 
 /// The descriptors the loop serves.
 #[derive(Debug)]
@@ -51,6 +62,8 @@ pub struct Io {
     pub ipc: Channel,
     /// The stats listener, non-blocking.
     pub stats: Option<UnixListener>,
+    /// What the parent enabled on the tun and the socket.
+    pub offloads: Offloads,
 }
 
 /// How the loop ended.
@@ -88,7 +101,11 @@ struct Loop<'a, E: Entropy> {
     stats: Option<StatsServer>,
     reporting: &'a Reporting,
     udp_is_v6: bool,
-    buf: Box<[u8; wire::MAX_DATAGRAM + 64]>,
+    rx: UdpReceiver,
+    tun_out: TunWriter,
+    /// A whole frame from a tun with the virtio-net header (`None`: bare
+    /// packets are read straight into the send batch).
+    tun_frame: Option<Box<[u8]>>,
     out: SendBatch,
     frame: Box<FrameBuffer>,
     io_stats: IoStats,
@@ -109,16 +126,24 @@ pub fn run<E: Entropy>(
         Some(SocketAddr::V6(_))
     );
     let stats = io.stats.take().map(|l| StatsServer::new(l, STATS_PENDING));
+    let offloads = io.offloads;
     let mut l = Loop {
         session,
         io,
         stats,
         reporting,
         udp_is_v6,
-        buf: Box::new([0; wire::MAX_DATAGRAM + 64]),
-        out: SendBatch::new(),
+        rx: UdpReceiver::new(offloads.udp_gro),
+        tun_out: TunWriter::new(offloads.tun_vnet_hdr, offloads.tun_tso),
+        tun_frame: offloads
+            .tun_vnet_hdr
+            .then(|| vec![0u8; vpnd_offload::MAX_FRAME].into_boxed_slice()),
+        out: SendBatch::new(offloads.udp_gso),
         frame: Box::new([0; ipc::MAX_FRAME + 1]),
-        io_stats: IoStats::default(),
+        io_stats: IoStats {
+            offloads,
+            ..IoStats::default()
+        },
         peer_lines: LogBudget::new(),
     };
     let exit = match l.run() {
@@ -217,66 +242,122 @@ impl<E: Entropy> Loop<'_, E> {
         }
     }
 
-    /// Up to a batch of datagrams; true if more may be waiting.
+    /// Up to a batch of receives; true if more may be waiting.
     fn receive_datagrams(&mut self) -> bool {
         let now = clock::now();
+        let mut more = true;
         for _ in 0..BATCH {
-            let (n, from) = match recvfrom(&self.io.udp, &mut self.buf[..], RecvFlags::empty()) {
-                Ok((_, n, Some(from))) => match SocketAddr::try_from(from) {
-                    Ok(a) => (n, addr::canonical(a)),
-                    Err(_) => continue,
-                },
-                Ok(_) => continue,
-                Err(Errno::AGAIN) => return false,
+            let got = match self.rx.recv(&self.io.udp) {
+                Ok(Some(got)) => got,
+                Ok(None) => continue,
+                Err(Errno::AGAIN) => {
+                    more = false;
+                    break;
+                }
                 // ICMP errors surface here (a peer not yet listening).
                 Err(_) => continue,
             };
-            let len = n.min(self.buf.len());
-            if let Ok(Some(range)) = self
-                .session
-                .handle_datagram(now, from, &mut self.buf[..len])
-                && rustix::io::write(&self.io.tun, &self.buf[range]).is_err()
-            {
-                self.io_stats.tun_write_errors += 1;
+            let buf = self.rx.buf_mut();
+            let mut start = 0;
+            loop {
+                let end = (start + got.segment).min(got.len);
+                let datagram = &mut buf[start..end];
+                if let Ok(Some(range)) = self.session.handle_datagram(now, got.from, datagram) {
+                    self.tun_out
+                        .deliver(&self.io.tun, datagram, range, &mut self.io_stats);
+                }
+                start = end;
+                if start >= got.len {
+                    break;
+                }
             }
         }
-        true
+        self.tun_out.flush(&self.io.tun, &mut self.io_stats);
+        more
     }
 
-    /// Up to a batch of tun packets, sealed into the send batch and sent
+    /// Up to a batch of tun reads, sealed into the send batch and sent
     /// together; true if more may be waiting.
     fn seal_tun_packets(&mut self) -> bool {
         let now = clock::now();
         // Control datagrams queued before these packets leave before them:
         // a KEY_READY must precede the first DATA under the new key.
         self.send_queued();
-        let mut more = true;
-        while !self.out.is_full() {
-            // One byte more than a body may hold: an oversized packet is
-            // seen (and counted by the session), never cut to size.
-            let room = wire::BODY_OFFSET + wire::MAX_BODY + 1;
-            let slot = self.out.next_slot();
-            let n = match rustix::io::read(&self.io.tun, &mut slot[wire::BODY_OFFSET..room]) {
-                Ok(n) => n,
-                Err(_) => {
-                    more = false;
-                    break;
-                }
-            };
-            let Ok(len) = self.session.seal_packet(now, &mut slot[..], n) else {
-                continue;
-            };
-            if self.session.has_transmits() {
-                // Sealing this packet queued control datagrams (a rotation
-                // began): they go before it, after the packets before it
-                // (the batch keeps the slot being filled).
-                self.send_batch();
-                self.send_queued();
+        let more = match self.tun_frame.take() {
+            Some(mut frame) => {
+                let more = self.seal_frames(now, &mut frame);
+                self.tun_frame = Some(frame);
+                more
             }
-            self.out.commit(len);
-        }
+            None => self.seal_packets(now),
+        };
         self.send_batch();
         more
+    }
+
+    /// Bare packets, read straight into the batch's slots.
+    fn seal_packets(&mut self, now: vpnd_proto::Timestamp) -> bool {
+        while !self.out.is_full() {
+            let slot = self.out.next_slot();
+            match rustix::io::read(&self.io.tun, &mut slot[wire::BODY_OFFSET..ROOM]) {
+                Ok(n) => self.seal_slot(now, n),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Frames with the virtio-net header, each split into the segments
+    /// the wire carries (one, unless the kernel handed over a large
+    /// packet).
+    fn seal_frames(&mut self, now: vpnd_proto::Timestamp, frame: &mut [u8]) -> bool {
+        let mut sealed = 0;
+        for _ in 0..BATCH {
+            let n = match rustix::io::read(&self.io.tun, &mut frame[..]) {
+                Ok(n) => n,
+                Err(_) => return false,
+            };
+            let Ok(mut segments) = Segments::new(&mut frame[..n]) else {
+                self.io_stats.offload_refused += 1;
+                continue;
+            };
+            let mut pieces = 0;
+            while let Some(len) =
+                segments.next_into(&mut self.out.next_slot()[wire::BODY_OFFSET..ROOM])
+            {
+                self.seal_slot(now, len);
+                pieces += 1;
+                if self.out.is_full() {
+                    self.send_batch();
+                }
+            }
+            if pieces > 1 {
+                self.io_stats.offload_split += 1;
+            }
+            sealed += pieces;
+            if sealed >= 2 * BATCH {
+                break;
+            }
+        }
+        true
+    }
+
+    /// Seals the packet of `n` bytes in the next slot and keeps it.
+    fn seal_slot(&mut self, now: vpnd_proto::Timestamp, n: usize) {
+        let Ok(len) = self
+            .session
+            .seal_packet(now, &mut self.out.next_slot()[..], n)
+        else {
+            return;
+        };
+        if self.session.has_transmits() {
+            // Sealing this packet queued control datagrams (a rotation
+            // began): they go before it, after the packets before it
+            // (the batch keeps the slot being filled).
+            self.send_batch();
+            self.send_queued();
+        }
+        self.out.commit(len);
     }
 
     /// Sends the sealed batch to the peer.
@@ -286,7 +367,14 @@ impl<E: Entropy> Loop<'_, E> {
             return;
         };
         let to = addr::for_socket(peer, self.udp_is_v6);
-        self.io_stats.udp_send_errors += self.out.send(&self.io.udp, to);
+        let sent = self.out.send(&self.io.udp, to);
+        self.io_stats.udp_send_errors += sent.refused;
+        if let Some(errno) = sent.gso_failed {
+            self.io_stats.offloads.udp_gso = false;
+            log::warn!(
+                "UDP segmentation refused by the kernel ({errno}): datagrams now leave one by one"
+            );
+        }
     }
 
     /// Sends the datagrams the session queued, in order.

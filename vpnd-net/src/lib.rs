@@ -20,3 +20,5 @@ pub mod stats_server;
 #[cfg(target_os = "linux")]
 pub mod syscall_filter;
 pub mod transport;
+pub mod tun_io;
+pub mod udp_recv;

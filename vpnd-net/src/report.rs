@@ -18,6 +18,14 @@ pub struct IoStats {
     pub udp_send_errors: u64,
     /// Packets the tun refused (full queue).
     pub tun_write_errors: u64,
+    /// Frames from the tun whose offload header could not be used.
+    pub offload_refused: u64,
+    /// Large packets from the tun split into segments (TSO, USO).
+    pub offload_split: u64,
+    /// Packets joined from the peer's segments, written as one.
+    pub offload_joined: u64,
+    /// The offloads in use (UDP segmentation may be given up at run time).
+    pub offloads: vpnd_proto::ipc::Offloads,
 }
 
 /// `H:MM:SS`, as the deployed peer prints durations.
@@ -118,7 +126,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 21] = [
+    let metrics: [(&str, u64); 24] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -143,6 +151,9 @@ pub fn graphite<E: Entropy>(
         ("peer_restarts", st.peer_restarts),
         ("udp_send_errors", io.udp_send_errors),
         ("tun_write_errors", io.tun_write_errors),
+        ("offload_refused", io.offload_refused),
+        ("offload_split", io.offload_split),
+        ("offload_joined", io.offload_joined),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -216,6 +227,13 @@ pub fn status<E: Entropy>(
     field(
         "send errors",
         format!("udp {}, tun {}", io.udp_send_errors, io.tun_write_errors),
+    );
+    field(
+        "offloads",
+        format!(
+            "{} (split {}, joined {}, refused {})",
+            io.offloads, io.offload_split, io.offload_joined, io.offload_refused
+        ),
     );
     let total: u64 = st.drops.iter().sum();
     field("drops", total.to_string());
@@ -318,6 +336,14 @@ mod tests {
         let io = IoStats {
             udp_send_errors: 3,
             tun_write_errors: 0,
+            offload_refused: 2,
+            offload_split: 0,
+            offload_joined: 0,
+            offloads: vpnd_proto::ipc::Offloads {
+                tun_tso: true,
+                udp_gro: true,
+                ..Default::default()
+            },
         };
         let reporting = Reporting {
             stats_prefix: "gw_a".into(),
@@ -337,12 +363,13 @@ mod tests {
             "key:               pre-shared (no session key)\n",
             "sent:              0 bytes, 1 packets\n",
             "send errors:       udp 3, tun 0\n",
+            "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "drops:             0\n",
             "  decrypt_failure  0\n",
             "  bad_packet_size  0\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 13 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 14 + DropReason::ALL.len());
     }
 }

@@ -80,6 +80,7 @@ fn start(
         udp,
         ipc: ipc_loop,
         stats,
+        offloads: Default::default(),
     };
     let thread = std::thread::spawn(move || {
         let mut session = Session::new(config, vpnd_net::clock::now(), SeededEntropy::new(seed));

@@ -62,6 +62,27 @@ pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
     Ok(fd)
 }
 
+/// Asks for UDP segmentation (datagrams of one size to one peer leave in
+/// one send) and receive coalescing (a peer's datagrams arrive joined);
+/// returns which the kernel has: (GSO, GRO). The network process learns
+/// them from the start message; it needs no setsockopt of its own.
+pub fn udp_offloads(fd: &OwnedFd) -> (bool, bool) {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{setsockopt, sockopt as nix_opt};
+        // A segment size of 0 on the socket: GSO stays per send, where the
+        // network process sets it; the call only probes.
+        let gso = setsockopt(fd, nix_opt::UdpGsoSegment, &0).is_ok();
+        let gro = setsockopt(fd, nix_opt::UdpGroSegment, &true).is_ok();
+        (gso, gro)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        (false, false)
+    }
+}
+
 /// Lets the kernel fragment an outer datagram larger than the path MTU
 /// instead of refusing it (EMSGSIZE, a packet lost where nobody sees it).
 /// With the default tun MTU no datagram exceeds a 1500-byte path; a larger

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
-use vpnd_proto::ipc::{self, IPC_VERSION, Start, ToChild};
+use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild};
 
 use crate::exec::{ExecError, Executor, Sysctls};
 use crate::ledger::{Ledger, Scope};
@@ -125,13 +125,26 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         tun: None,
         pid_file,
     };
-    let tun = open_tun(&config)?;
+    let offload = offload_wanted();
+    let (tun, tun_offloads) = open_tun(&config, offload)?;
     cleanup.tun = Some(
         tun.try_clone()
             .map_err(|e| StartError::Tun(format!("{}: {e}", config.device)))?,
     );
     cleanup.executor.apply(&[Change::LinkUp], Scope::Process)?;
     let udp = sockets::udp(config.local_port)?;
+    let (udp_gso, udp_gro) = if offload {
+        sockets::udp_offloads(&udp)
+    } else {
+        (false, false)
+    };
+    let offloads = Offloads {
+        tun_vnet_hdr: tun_offloads.vnet_hdr,
+        tun_tso: tun_offloads.tso,
+        tun_uso: tun_offloads.uso,
+        udp_gso,
+        udp_gro,
+    };
     let stats = sockets::stats_listener(&config.stats_path)?;
     cleanup.stats_path = Some(config.stats_path.clone());
     log::info!(
@@ -144,6 +157,11 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
             |p| p.to_string()
         )
     );
+    if offload {
+        log::info!("offloads: {offloads}");
+    } else {
+        log::info!("offloads: none ({OFFLOAD_ENV}=off)");
+    }
     if let Some(warning) = crate::policy::mtu_warning(peer.as_ref(), config.mtu) {
         log::warn!("{warning}");
     }
@@ -174,6 +192,7 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         unix_time: vpnd_net::clock::unix_time(),
         uid,
         gid,
+        offloads,
     };
     let mut parent = Parent {
         net,
@@ -276,13 +295,31 @@ fn resolve_peer(config: &Config) -> Result<Option<SocketAddr>, StartError> {
         .ok_or_else(|| err("resolves to no address".to_owned()))
 }
 
+/// The environment variable that turns the kernel offloads off, for
+/// diagnosis and tests (`VPND_OFFLOAD=off`).
+pub const OFFLOAD_ENV: &str = "VPND_OFFLOAD";
+
+/// False when [`OFFLOAD_ENV`] says `off` (or `0`, `no`).
+fn offload_wanted() -> bool {
+    !matches!(
+        std::env::var(OFFLOAD_ENV).as_deref(),
+        Ok("off" | "0" | "no")
+    )
+}
+
 #[cfg(target_os = "linux")]
-fn open_tun(config: &Config) -> Result<OwnedFd, StartError> {
-    crate::tun::open_tun(&config.device).map_err(|e| StartError::Tun(e.to_string()))
+fn open_tun(
+    config: &Config,
+    offload: bool,
+) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
+    crate::tun::open_tun(&config.device, offload).map_err(|e| StartError::Tun(e.to_string()))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn open_tun(config: &Config) -> Result<OwnedFd, StartError> {
+fn open_tun(
+    config: &Config,
+    _offload: bool,
+) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
     Err(StartError::Tun(format!(
         "{}: tun devices on this system arrive with the FreeBSD port",
         config.device

@@ -29,6 +29,15 @@ pub enum TunError {
 
 const IFF_TUN: i16 = 0x0001;
 const IFF_NO_PI: i16 = 0x1000;
+const IFF_VNET_HDR: i16 = 0x4000;
+
+/// `TUNSETOFFLOAD` bits: what vpnd accepts from the kernel.
+const TUN_F_CSUM: usize = 0x01;
+const TUN_F_TSO4: usize = 0x02;
+const TUN_F_TSO6: usize = 0x04;
+const TUN_F_TSO_ECN: usize = 0x08;
+const TUN_F_USO4: usize = 0x20;
+const TUN_F_USO6: usize = 0x40;
 const IFNAMSIZ: usize = 16;
 
 /// `struct ifreq` as TUNSETIFF reads it: the name, then the flags; the
@@ -44,9 +53,58 @@ struct IfReq {
 /// takes a `struct ifreq`.
 const TUNSETIFF: rustix::ioctl::Opcode = opcode::write::<rustix::ffi::c_int>(b'T', 202);
 
+/// `_IOW('T', 208, unsigned int)`, the flags passed by value.
+const TUNSETOFFLOAD: rustix::ioctl::Opcode = opcode::write::<rustix::ffi::c_uint>(b'T', 208);
+
+/// The offloads the tun was opened with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TunOffloads {
+    /// A virtio-net header before each packet.
+    pub vnet_hdr: bool,
+    /// TCP segmentation (IPv4 and IPv6).
+    pub tso: bool,
+    /// UDP segmentation (Linux 6.2 and later).
+    pub uso: bool,
+}
+
 /// Creates (or attaches to) the tun interface `name`, non-blocking and
 /// close-on-exec. The interface disappears when the descriptor is closed.
-pub fn open_tun(name: &IfName) -> Result<OwnedFd, TunError> {
+/// With `offload`, asks for a virtio-net header and for checksum, TSO and
+/// USO offloads, taking what the kernel has; without, or where it has
+/// none, the tun carries bare packets.
+pub fn open_tun(name: &IfName, offload: bool) -> Result<(OwnedFd, TunOffloads), TunError> {
+    if offload && let Ok(fd) = create(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR) {
+        let tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        let mut offloads = TunOffloads {
+            vnet_hdr: true,
+            ..TunOffloads::default()
+        };
+        if set_offload(&fd, tso | TUN_F_USO4 | TUN_F_USO6).is_ok() {
+            (offloads.tso, offloads.uso) = (true, true);
+        } else if set_offload(&fd, tso).is_ok() {
+            offloads.tso = true;
+        } else if set_offload(&fd, TUN_F_CSUM).is_err() {
+            // A header but nothing offered: the plain tun is simpler.
+            drop(fd);
+            return Ok((create(name, IFF_TUN | IFF_NO_PI)?, TunOffloads::default()));
+        }
+        return Ok((fd, offloads));
+    }
+    Ok((create(name, IFF_TUN | IFF_NO_PI)?, TunOffloads::default()))
+}
+
+fn set_offload(fd: &OwnedFd, flags: usize) -> Result<(), rustix::io::Errno> {
+    // SAFETY: TUNSETOFFLOAD takes an unsigned int by value; the flags are
+    // bits the kernel defines (it refuses unknown ones with EINVAL).
+    unsafe {
+        ioctl(
+            fd,
+            rustix::ioctl::IntegerSetter::<TUNSETOFFLOAD>::new_usize(flags),
+        )
+    }
+}
+
+fn create(name: &IfName, flags: i16) -> Result<OwnedFd, TunError> {
     let fd = open(
         "/dev/net/tun",
         OFlags::RDWR | OFlags::CLOEXEC | OFlags::NONBLOCK,
@@ -55,7 +113,7 @@ pub fn open_tun(name: &IfName) -> Result<OwnedFd, TunError> {
     .map_err(TunError::Open)?;
     let mut req = IfReq {
         name: [0; IFNAMSIZ],
-        flags: IFF_TUN | IFF_NO_PI,
+        flags,
         _union_rest: [0; 22],
     };
     // IfName holds at most 15 bytes: the NUL always fits.
@@ -82,5 +140,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<IfReq>(), 40);
         assert_eq!(std::mem::offset_of!(IfReq, flags), 16);
         assert_eq!(TUNSETIFF as u64, 0x4004_54ca);
+        assert_eq!(TUNSETOFFLOAD as u64, 0x4004_54d0);
     }
 }

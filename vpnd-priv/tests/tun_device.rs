@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rustix::thread::UnshareFlags;
-use vpnd_priv::tun::open_tun;
+use vpnd_priv::tun::{TunOffloads, open_tun};
 
 /// Runs `f` on a thread in a fresh network namespace; `None` when the
 /// process may not (not root) and this is not CI.
@@ -42,7 +42,8 @@ fn ip(args: &[&str]) -> std::process::Output {
 fn a_tun_without_packet_information_appears_and_vanishes() {
     let result = in_new_netns(|| {
         let name = "vpndtest0".parse().unwrap();
-        let fd = open_tun(&name).unwrap();
+        let (fd, offloads) = open_tun(&name, false).unwrap();
+        assert_eq!(offloads, TunOffloads::default());
         let shown = ip(&["-o", "link", "show", "vpndtest0"]);
         assert!(shown.status.success(), "{shown:?}");
         assert!(String::from_utf8_lossy(&shown.stdout).contains("POINTOPOINT"));
@@ -75,8 +76,54 @@ fn a_tun_without_packet_information_appears_and_vanishes() {
             "the tun outlived its descriptor"
         );
         // A name the kernel refuses is named in the error.
-        let e = open_tun(&"lo".parse().unwrap()).unwrap_err().to_string();
+        let e = open_tun(&"lo".parse().unwrap(), true)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("lo: cannot create the tun interface"), "{e}");
+    });
+    let _ = result;
+}
+
+#[test]
+fn with_offloads_every_packet_has_a_virtio_net_header() {
+    let result = in_new_netns(|| {
+        let name = "vpndtest1".parse().unwrap();
+        let (fd, offloads) = open_tun(&name, true).unwrap();
+        // Linux 6.2 and later have all three (this machine and CI: 6.x).
+        assert_eq!(
+            offloads,
+            TunOffloads {
+                vnet_hdr: true,
+                tso: true,
+                uso: true
+            }
+        );
+        let shown = ip(&["-d", "link", "show", "vpndtest1"]);
+        assert!(shown.status.success(), "{shown:?}");
+        assert!(
+            ip(&["link", "set", "dev", "vpndtest1", "up"])
+                .status
+                .success()
+        );
+        let mut buf = [0u8; 70_000];
+        let start = Instant::now();
+        let n = loop {
+            match rustix::io::read(&fd, &mut buf) {
+                Ok(n) if n > 0 => break n,
+                _ if start.elapsed() > Duration::from_secs(10) => {
+                    panic!("no packet from the kernel")
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        assert!(n > vpnd_offload::vnet::LEN);
+        let header = vpnd_offload::vnet::Header::parse(&buf[..n]).unwrap();
+        assert_eq!(header.gso_type, vpnd_offload::vnet::GSO_NONE, "{header:?}");
+        assert_eq!(
+            buf[vpnd_offload::vnet::LEN] >> 4,
+            6,
+            "IPv6 after the header"
+        );
     });
     let _ = result;
 }

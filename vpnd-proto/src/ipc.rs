@@ -17,7 +17,7 @@ use crate::config::{Config, StatsPrefix};
 use crate::wire::Pushed;
 
 /// The protocol version both sides state in their first message.
-pub const IPC_VERSION: u32 = 1;
+pub const IPC_VERSION: u32 = 2;
 
 /// The largest frame either side sends or accepts. The largest message is
 /// the start message (a configuration is well under 4 KiB); everything
@@ -122,6 +122,47 @@ pub struct Start {
     pub uid: u32,
     /// Its group.
     pub gid: u32,
+    /// What the kernel offloads on the descriptors sent with this message.
+    pub offloads: Offloads,
+}
+
+/// The offloads the parent enabled on the tun and the UDP socket (probed
+/// at start; all off with `VPND_OFFLOAD=off` or where the kernel lacks
+/// them). The wire is the same either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offloads {
+    /// The tun puts a virtio-net header before every packet, both ways.
+    pub tun_vnet_hdr: bool,
+    /// The tun hands over and takes TCP packets of up to 64 KB (TSO).
+    pub tun_tso: bool,
+    /// The tun hands over UDP packets of up to 64 KB (USO).
+    pub tun_uso: bool,
+    /// Equal-sized datagrams to the peer leave in one send (UDP_SEGMENT).
+    pub udp_gso: bool,
+    /// The kernel hands over a peer's datagrams joined (UDP_GRO).
+    pub udp_gro: bool,
+}
+
+impl std::fmt::Display for Offloads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (self.tun_vnet_hdr, "tun checksum"),
+            (self.tun_tso, "tun TSO"),
+            (self.tun_uso, "tun USO"),
+            (self.udp_gso, "UDP GSO"),
+            (self.udp_gro, "UDP GRO"),
+        ];
+        let on: Vec<&str> = names
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect();
+        if on.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&on.join(", "))
+        }
+    }
 }
 
 /// Why the parent refused a request.

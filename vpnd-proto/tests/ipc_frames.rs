@@ -58,6 +58,7 @@ fn start() -> Start {
         unix_time: 1_800_000_000,
         uid: 65534,
         gid: 65534,
+        offloads: Default::default(),
     }
 }
 

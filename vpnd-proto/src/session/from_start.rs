@@ -74,6 +74,7 @@ mod tests {
             unix_time: 1_800_000_000,
             uid: 65534,
             gid: 65534,
+            offloads: Default::default(),
         }
     }
 
