@@ -37,6 +37,20 @@ fn reference_checksum(parts: &[&[u8]]) -> u16 {
     !(sum as u16)
 }
 
+#[test]
+fn the_crates_sum_matches_the_word_by_word_sum_at_every_length() {
+    use vpnd_offload::checksum::{add, finish};
+    let data: Vec<u8> = (0..3000u32)
+        .map(|i| (i * 7919 % 251) as u8 ^ 0xa5)
+        .collect();
+    for len in (0..200).chain([1499, 1500, 3000]) {
+        let want = reference_checksum(&[&data[..len]]);
+        assert_eq!(finish(add(0, &data[..len])), want, "{len} bytes");
+    }
+    let ones = vec![0xffu8; 65535];
+    assert_eq!(finish(add(0, &ones)), reference_checksum(&[&ones]));
+}
+
 fn pseudo(v4: bool, protocol: u8, len: usize) -> Vec<u8> {
     let mut p = Vec::new();
     if v4 {

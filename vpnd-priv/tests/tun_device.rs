@@ -34,6 +34,19 @@ fn in_new_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Op
     )
 }
 
+/// The first packet the kernel writes into the (non-blocking) tun.
+fn first_packet(fd: &std::os::fd::OwnedFd) -> Vec<u8> {
+    let mut buf = vec![0u8; 70_000];
+    let start = Instant::now();
+    loop {
+        match rustix::io::read(fd, &mut buf) {
+            Ok(n) if n > 0 => return buf[..n].to_vec(),
+            _ if start.elapsed() > Duration::from_secs(10) => panic!("no packet from the kernel"),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 fn ip(args: &[&str]) -> std::process::Output {
     Command::new("ip").args(args).output().unwrap()
 }
@@ -54,17 +67,7 @@ fn a_tun_without_packet_information_appears_and_vanishes() {
                 .status
                 .success()
         );
-        let mut buf = [0u8; 2000];
-        let start = Instant::now();
-        let first = loop {
-            match rustix::io::read(&fd, &mut buf) {
-                Ok(n) if n > 0 => break buf[0],
-                _ if start.elapsed() > Duration::from_secs(10) => {
-                    panic!("no packet from the kernel")
-                }
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
+        let first = first_packet(&fd)[0];
         assert_eq!(
             first >> 4,
             6,
@@ -105,19 +108,9 @@ fn with_offloads_every_packet_has_a_virtio_net_header() {
                 .status
                 .success()
         );
-        let mut buf = [0u8; 70_000];
-        let start = Instant::now();
-        let n = loop {
-            match rustix::io::read(&fd, &mut buf) {
-                Ok(n) if n > 0 => break n,
-                _ if start.elapsed() > Duration::from_secs(10) => {
-                    panic!("no packet from the kernel")
-                }
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
-        assert!(n > vpnd_offload::vnet::LEN);
-        let header = vpnd_offload::vnet::Header::parse(&buf[..n]).unwrap();
+        let buf = first_packet(&fd);
+        assert!(buf.len() > vpnd_offload::vnet::LEN);
+        let header = vpnd_offload::vnet::Header::parse(&buf).unwrap();
         assert_eq!(header.gso_type, vpnd_offload::vnet::GSO_NONE, "{header:?}");
         assert_eq!(
             buf[vpnd_offload::vnet::LEN] >> 4,
