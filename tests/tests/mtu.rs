@@ -10,6 +10,7 @@ use std::process::Output;
 
 use vpnd_tests::netns::Netns;
 use vpnd_tests::pair::{HOST_A, HOST_B, Pair};
+use vpnd_tests::traffic::tcp_transfer;
 
 fn ip_counter(ns: &Netns, name: &str) -> u64 {
     let out = ns.command("cat").arg("/proc/net/snmp").output().unwrap();
@@ -116,4 +117,17 @@ fn a_larger_configured_mtu_is_warned_about_and_fragmented_never_truncated() {
         "the outer datagrams were fragmented by the kernel"
     );
     assert_eq!(after.0["udp_send_errors"], before.0["udp_send_errors"]);
+    // A TCP transfer sends runs of equal-sized 1541-byte datagrams: the
+    // kernel refuses to segment what exceeds the veth's 1500 bytes, vpnd
+    // says so once and sends them one by one, fragmented; nothing is lost.
+    let t = tcp_transfer(&pair.a.ns, HOST_A, &pair.b.ns, HOST_B, 4 << 20);
+    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    let log = da.log_text();
+    assert_eq!(
+        log.matches("UDP segmentation refused by the kernel")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(da.stats()["udp_send_errors"], before.0["udp_send_errors"]);
 }

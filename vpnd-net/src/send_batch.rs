@@ -143,9 +143,13 @@ impl SendBatch {
             };
             match result {
                 Ok(()) => {}
-                // The device or the path cannot segment (or the datagram
-                // is over the path MTU): never again.
-                Err(e @ (Errno::IO | Errno::INVAL | Errno::OPNOTSUPP)) if j - i > 1 => {
+                // The device or the path cannot segment, or a datagram is
+                // over the device's MTU (a configured `mtu` above what the
+                // path carries): never again; sent one by one, the kernel
+                // fragments them.
+                Err(e @ (Errno::IO | Errno::INVAL | Errno::OPNOTSUPP | Errno::MSGSIZE))
+                    if j - i > 1 =>
+                {
                     return (i, Some(e));
                 }
                 Err(_) => *refused += (j - i) as u64,
