@@ -192,6 +192,15 @@ pub fn parse_graphite(text: &str) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Every drop, whatever the reason: the sum of the `drops.*` counters.
+pub fn all_drops(stats: &BTreeMap<String, u64>) -> u64 {
+    stats
+        .iter()
+        .filter(|(k, _)| k.starts_with("drops."))
+        .map(|(_, v)| v)
+        .sum()
+}
+
 /// The drops of datagrams that never authenticated, from Graphite
 /// counters (the others are in `rx.packets` already: a message out of
 /// place is counted there and as `drops.unexpected`).

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 
-use vpnd_tests::daemon::Daemon;
+use vpnd_tests::daemon::{Daemon, all_drops as drops};
 use vpnd_tests::pair::{HOST_A, HOST_B, Pair};
 use vpnd_tests::traffic::{Transfer, tcp_transfer};
 
@@ -29,14 +29,6 @@ fn both_ways(pair: &Pair, bytes: u64) -> (Transfer, Transfer) {
 fn assert_whole(t: &Transfer, what: &str) {
     assert_eq!(t.received, t.sent, "{what}: bytes");
     assert_eq!(t.received_sum, t.sent_sum, "{what}: checksum");
-}
-
-fn drops(stats: &BTreeMap<String, u64>) -> u64 {
-    stats
-        .iter()
-        .filter(|(k, _)| k.starts_with("drops."))
-        .map(|(_, v)| v)
-        .sum()
 }
 
 fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, key: &str) -> u64 {

@@ -10,6 +10,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use vpnd_tests::capture::Capture;
+use vpnd_tests::daemon::all_drops;
 use vpnd_tests::netns::{self, Netns};
 use vpnd_tests::site::{INNER_V4, INNER_V6, OUTER_V4, OUTER_V6, Site, bare};
 use vpnd_tests::traffic::{self, tcp_transfer};
@@ -198,13 +199,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
     // the stranger: all dropped and counted, the gateway stays put.
     let recorded = capture.finish();
     assert!(recorded.len() > 1000, "captured {}", recorded.len());
-    let drops = |s: &std::collections::BTreeMap<String, u64>| -> u64 {
-        s.iter()
-            .filter(|(k, _)| k.starts_with("drops."))
-            .map(|(_, v)| v)
-            .sum()
-    };
-    let before = drops(&g.stats());
+    let before = all_drops(&g.stats());
     let stranger_name = stranger.name.clone();
     let sent = std::thread::spawn(move || {
         Netns::enter_by_name(&stranger_name);
@@ -219,10 +214,10 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
     .join()
     .unwrap();
     assert!(
-        wait_until(Duration::from_secs(10), || drops(&g.stats()) - before
+        wait_until(Duration::from_secs(10), || all_drops(&g.stats()) - before
             >= sent),
         "{} of {sent} replays counted: {:?}",
-        drops(&g.stats()) - before,
+        all_drops(&g.stats()) - before,
         g.stats()
     );
     assert!(!g.log_text().contains("198.18.2.2"), "{}", g.log_text());

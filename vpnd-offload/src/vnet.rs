@@ -9,8 +9,6 @@ pub const LEN: usize = 10;
 /// `flags`: the checksum at `csum_start + csum_offset` holds only the
 /// pseudo-header sum; whoever sends the packet on must complete it.
 pub const F_NEEDS_CSUM: u8 = 1;
-/// `flags`: the checksum was verified (we never set it).
-pub const F_DATA_VALID: u8 = 2;
 
 /// `gso_type`: a single packet.
 pub const GSO_NONE: u8 = 0;
