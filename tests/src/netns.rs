@@ -62,7 +62,19 @@ impl Netns {
     /// The namespace's counter `name` of `protocol` (`Udp`, `Tcp`, `Ip`)
     /// from /proc/net/snmp (e.g. Tcp `RetransSegs`).
     pub fn snmp_counter(&self, protocol: &str, name: &str) -> u64 {
-        let out = self.command("cat").arg("/proc/net/snmp").output().unwrap();
+        self.proc_net_counter("snmp", protocol, name)
+    }
+
+    /// The namespace's extended counter `name` of `protocol` (`TcpExt`,
+    /// `IpExt`) from /proc/net/netstat (e.g. TcpExt `TCPOFOQueue`).
+    pub fn netstat_counter(&self, protocol: &str, name: &str) -> u64 {
+        self.proc_net_counter("netstat", protocol, name)
+    }
+
+    /// A counter of /proc/net/`file`: a line of names, then one of values.
+    fn proc_net_counter(&self, file: &str, protocol: &str, name: &str) -> u64 {
+        let path = format!("/proc/net/{file}");
+        let out = self.command("cat").arg(&path).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let prefix = format!("{protocol}: ");
         let mut lines = text.lines().filter(|l| l.starts_with(&prefix));
@@ -70,7 +82,7 @@ impl Netns {
         let i = names
             .split_whitespace()
             .position(|n| n == name)
-            .unwrap_or_else(|| panic!("no {protocol} counter {name}"));
+            .unwrap_or_else(|| panic!("no {protocol} counter {name} in {path}"));
         values.split_whitespace().nth(i).unwrap().parse().unwrap()
     }
 
