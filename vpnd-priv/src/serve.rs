@@ -13,7 +13,7 @@ use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
-use vpnd_net::log_budget::{LogBudget, Verdict as LogVerdict};
+use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
 use vpnd_proto::ipc::{self, NonceSlot, Refusal, ToChild, ToParent};
 
@@ -300,7 +300,7 @@ impl<P: Platform> Parent<P> {
                 Step::Continue
             }
             Verdict::Refuse(reason) => {
-                if let LogVerdict::Log { suppressed } = self.refusals.take(vpnd_net::clock::now()) {
+                if let Allowance::Log { suppressed } = self.refusals.take(vpnd_net::clock::now()) {
                     if suppressed > 0 {
                         log::warn!("{suppressed} more refusals not logged");
                     }
