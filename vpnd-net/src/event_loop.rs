@@ -26,7 +26,7 @@ use vpnd_proto::wire;
 
 use crate::addr;
 use crate::clock;
-use crate::log_budget::{self, LogBudget, Verdict};
+use crate::log_budget::{self, Allowance, LogBudget};
 use crate::report::{self, IoStats, Reporting};
 use crate::send_batch::SendBatch;
 use crate::stats_server::{Answer, StatsServer};
@@ -433,7 +433,7 @@ impl<E: Entropy> Loop<'_, E> {
                     continue;
                 }
                 Event::DebugString(text) => {
-                    if let Verdict::Log { suppressed } = self.peer_lines.take(clock::now()) {
+                    if let Allowance::Log { suppressed } = self.peer_lines.take(clock::now()) {
                         if suppressed > 0 {
                             log::warn!(
                                 "{suppressed} more debug strings from the peer not logged (at most {} per {} s)",

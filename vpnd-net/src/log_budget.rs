@@ -10,12 +10,12 @@ use vpnd_proto::Timestamp;
 /// Lines allowed per window.
 pub const LINES: u32 = 5;
 
-/// The window.
+/// How long a window lasts; the count of lines starts again after it.
 pub const WINDOW: Duration = Duration::from_secs(10);
 
 /// What to do with one more line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Allowance {
     /// Log it; `suppressed` lines were dropped in the previous windows
     /// (log that too when non-zero).
     Log {
@@ -26,7 +26,8 @@ pub enum Verdict {
     Suppress,
 }
 
-/// The budget.
+/// Lines logged in the current window, and those dropped since the last
+/// one that was logged.
 #[derive(Debug)]
 pub struct LogBudget {
     window_start: Option<Timestamp>,
@@ -45,7 +46,7 @@ impl LogBudget {
     }
 
     /// One more line at `now`.
-    pub fn take(&mut self, now: Timestamp) -> Verdict {
+    pub fn take(&mut self, now: Timestamp) -> Allowance {
         let expired = self
             .window_start
             .is_none_or(|start| now.saturating_since(start) >= WINDOW);
@@ -55,11 +56,11 @@ impl LogBudget {
         }
         if self.used >= LINES {
             self.suppressed += 1;
-            return Verdict::Suppress;
+            return Allowance::Suppress;
         }
         self.used += 1;
         let suppressed = std::mem::take(&mut self.suppressed);
-        Verdict::Log { suppressed }
+        Allowance::Log { suppressed }
     }
 }
 
@@ -78,12 +79,12 @@ mod tests {
         let mut b = LogBudget::new();
         let t0 = Timestamp::ZERO;
         for _ in 0..LINES {
-            assert_eq!(b.take(t0), Verdict::Log { suppressed: 0 });
+            assert_eq!(b.take(t0), Allowance::Log { suppressed: 0 });
         }
         for i in 0..1000u64 {
-            assert_eq!(b.take(t0 + Duration::from_millis(i)), Verdict::Suppress);
+            assert_eq!(b.take(t0 + Duration::from_millis(i)), Allowance::Suppress);
         }
-        assert_eq!(b.take(t0 + WINDOW), Verdict::Log { suppressed: 1000 });
-        assert_eq!(b.take(t0 + WINDOW), Verdict::Log { suppressed: 0 });
+        assert_eq!(b.take(t0 + WINDOW), Allowance::Log { suppressed: 1000 });
+        assert_eq!(b.take(t0 + WINDOW), Allowance::Log { suppressed: 0 });
     }
 }

@@ -16,11 +16,11 @@ pub enum Scope {
 /// One change made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// What was changed.
+    /// The change made.
     pub change: Change,
-    /// The value before, for sysctls.
+    /// The value before, for sysctls (restored on undo).
     pub previous: Option<String>,
-    /// How long it lives.
+    /// Whether the session's end undoes it, or only vpnd's exit.
     pub scope: Scope,
 }
 
@@ -38,11 +38,6 @@ impl Ledger {
             previous,
             scope,
         });
-    }
-
-    /// True if `change` is recorded (nothing is made twice).
-    pub fn contains(&self, change: &Change) -> bool {
-        self.entries.iter().any(|e| &e.change == change)
     }
 
     /// Takes the session's changes, newest first: undo them in this order.
@@ -82,12 +77,10 @@ mod tests {
         );
         let route = Change::Route("198.19.2.0/24".parse().unwrap());
         l.record(route.clone(), None, Scope::Session);
-        assert!(l.contains(&route));
         let session = l.take_session();
         let changes: Vec<_> = session.iter().map(|e| e.change.clone()).collect();
         assert_eq!(changes, [route.clone(), Change::Forwarding(Family::V4)]);
         assert_eq!(session[1].previous.as_deref(), Some("0"));
-        assert!(!l.contains(&route));
         assert!(l.take_session().is_empty());
         l.record(route.clone(), None, Scope::Session);
         let all: Vec<_> = l.take_all().into_iter().map(|e| e.change).collect();

@@ -5,6 +5,7 @@
 //! A library beside the `vpnd` binary so that every pure part (command
 //! builders, policy, undo ledger) is unit-tested on every platform.
 
+pub mod cleanup;
 pub mod cli;
 pub mod console;
 pub mod daemonize;

@@ -1,6 +1,8 @@
 //! Which request from the network process is granted, refused or fatal:
 //! a pure function of the request, the parent's own facts and the state of
-//! the conversation (OpenSSH's monitor table, as a match).
+//! the conversation (OpenSSH's monitor table, as a match). The verdict
+//! holds all of the decision: what to do, what to answer and where the
+//! conversation goes next; the parent's loop only carries it out.
 //!
 //! - `Apply`: a well-formed request in its state with acceptable values;
 //!   the plan uses only the parent's own nouns (its device, its networks,
@@ -15,7 +17,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use vpnd_proto::config::{Role, RoleConfig};
-use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, ToParent};
+use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent};
 use vpnd_proto::wire::Pushed;
 
 use crate::netconf::{Change, Family};
@@ -29,23 +31,37 @@ pub const MTU_IPV6_PEER: u16 = 1411;
 /// The parent's own facts: its configuration, never the child's word.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    /// The role and its settings.
+    /// The role and its settings (networks, addresses, resolver).
     pub role: RoleConfig,
     /// `mtu` from the configuration.
     pub mtu: Option<u16>,
 }
 
-/// Where the conversation stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
+/// Where the conversation with the network process stands; [`admit`]
+/// says what it becomes after each request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conversation {
     /// `Hello` was received.
     pub greeted: bool,
-    /// `NetworkUp` was applied and not yet undone.
+    /// A session is open: `NetworkUp` came (applied or refused) and its
+    /// `NetworkDown` has not.
     pub network_up: bool,
-    /// The last local nonce written.
+    /// The local nonce on disk: the last one written, or the file's value
+    /// at start.
     pub local_nonce: Option<[u8; 24]>,
-    /// The last remote nonce written.
+    /// The remote nonce on disk, likewise.
     pub remote_nonce: Option<[u8; 24]>,
+}
+
+impl Conversation {
+    /// Before `Hello`, with the nonce files' values read at start.
+    pub fn new(local_nonce: Option<[u8; 24]>, remote_nonce: Option<[u8; 24]>) -> Self {
+        Conversation {
+            local_nonce,
+            remote_nonce,
+            ..Conversation::default()
+        }
+    }
 }
 
 /// What to do for a granted request.
@@ -58,13 +74,45 @@ pub enum Action {
     Configure(Vec<Change>),
     /// Undo the session's changes.
     Unconfigure,
-    /// Write a nonce file.
+    /// Write `nonce` to the nonce file of `slot` (a path the parent owns).
     Persist {
-        /// Which.
+        /// The file: local or remote.
         slot: NonceSlot,
-        /// What.
+        /// The 24 bytes to write.
         nonce: [u8; 24],
     },
+}
+
+/// What the parent answers the network process, once it has carried out
+/// (or refused) a request. Only `NetworkUp` is answered: the network
+/// process waits for that answer; the other requests have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// No answer.
+    Silent,
+    /// `NetworkApplied` when every network change was made;
+    /// `NetworkRefused` (`CommandFailed`, with the command's error) when
+    /// one failed and the changes were rolled back.
+    NetworkOutcome,
+    /// `NetworkRefused` with this refusal: nothing was applied.
+    NetworkRefused(Refusal),
+}
+
+impl Reply {
+    /// The message to send. `rolled_back`: the error of the command that
+    /// failed, when carrying out the request was rolled back.
+    pub fn message(&self, rolled_back: Option<String>) -> Option<ToChild> {
+        match (self, rolled_back) {
+            (Reply::Silent, _) => None,
+            (Reply::NetworkOutcome, None) => Some(ToChild::NetworkApplied),
+            (Reply::NetworkOutcome, Some(message)) => Some(ToChild::NetworkRefused {
+                reason: Refusal::CommandFailed { message },
+            }),
+            (Reply::NetworkRefused(reason), _) => Some(ToChild::NetworkRefused {
+                reason: reason.clone(),
+            }),
+        }
+    }
 }
 
 /// A request the child must never send.
@@ -90,81 +138,123 @@ pub enum Violation {
     NonceBackwards(NonceSlot),
 }
 
-/// The verdict on one request.
+/// The verdict on one request: everything the parent does about it, so
+/// that the parent's loop only carries it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Grant it.
-    Apply(Action),
-    /// Refuse it, with the reason to log and answer.
-    Refuse(String),
-    /// Stop the child.
+    /// Grant it: carry out `action`, answer as `reply` says (on how that
+    /// went), and the conversation is `next` (whether or not it went well).
+    Apply {
+        /// The change, greeting or write to make.
+        action: Action,
+        /// What to answer, on how carrying out `action` went.
+        reply: Reply,
+        /// The conversation afterwards.
+        next: Conversation,
+    },
+    /// Refuse it: log `reason` (within the log budget), answer with
+    /// `reply`; the conversation is `next`.
+    Refuse {
+        /// Field, value and what is wrong with it.
+        reason: String,
+        /// What to answer.
+        reply: Reply,
+        /// The conversation afterwards: a refused `NetworkUp` still opens
+        /// the session, whose `NetworkDown` follows (and undoes nothing).
+        next: Conversation,
+    },
+    /// Stop the child: it broke the protocol.
     Abort(Violation),
 }
 
-/// Judges `request`.
-pub fn admit(request: &ToParent, facts: &Facts, state: &State) -> Verdict {
+/// Judges `request` from the network process in conversation `now`.
+pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
     match request {
         ToParent::Hello { version } => {
-            if state.greeted || *version != IPC_VERSION {
+            if now.greeted || *version != IPC_VERSION {
                 Verdict::Abort(Violation::Hello(*version))
             } else {
-                Verdict::Apply(Action::Greet)
-            }
-        }
-        _ if !state.greeted => Verdict::Abort(Violation::BeforeHello),
-        ToParent::NetworkUp { .. } if state.network_up => Verdict::Abort(Violation::NetworkUpTwice),
-        ToParent::NetworkUp { peer, pushed } => network_up(facts, peer, pushed.as_ref()),
-        ToParent::NetworkDown if !state.network_up => Verdict::Abort(Violation::NetworkDownTwice),
-        ToParent::NetworkDown => Verdict::Apply(Action::Unconfigure),
-        ToParent::PersistNonce { slot, nonce } => {
-            let last = match slot {
-                NonceSlot::Local => state.local_nonce,
-                NonceSlot::Remote => state.remote_nonce,
-            };
-            // Nonces compare as little-endian integers.
-            let backwards = last.is_some_and(|l| nonce.iter().rev().lt(l.iter().rev()));
-            match (backwards, slot) {
-                (true, NonceSlot::Local) => Verdict::Abort(Violation::NonceBackwards(*slot)),
-                (true, NonceSlot::Remote) => {
-                    Verdict::Refuse("remote nonce below the one on disk".to_owned())
+                Verdict::Apply {
+                    action: Action::Greet,
+                    reply: Reply::Silent,
+                    next: Conversation {
+                        greeted: true,
+                        ..*now
+                    },
                 }
-                (false, _) => Verdict::Apply(Action::Persist {
-                    slot: *slot,
-                    nonce: *nonce,
-                }),
+            }
+        }
+        _ if !now.greeted => Verdict::Abort(Violation::BeforeHello),
+        ToParent::NetworkUp { .. } if now.network_up => Verdict::Abort(Violation::NetworkUpTwice),
+        ToParent::NetworkUp { peer, pushed } => {
+            let next = Conversation {
+                network_up: true,
+                ..*now
+            };
+            match network_plan(facts, peer, pushed.as_ref()) {
+                Ok(plan) => Verdict::Apply {
+                    action: Action::Configure(plan),
+                    reply: Reply::NetworkOutcome,
+                    next,
+                },
+                Err(Denied::Refused(reason)) => Verdict::Refuse {
+                    reply: Reply::NetworkRefused(Refusal::PushedValue {
+                        message: reason.clone(),
+                    }),
+                    reason,
+                    next,
+                },
+                Err(Denied::Fatal(violation)) => Verdict::Abort(violation),
+            }
+        }
+        ToParent::NetworkDown if !now.network_up => Verdict::Abort(Violation::NetworkDownTwice),
+        ToParent::NetworkDown => Verdict::Apply {
+            action: Action::Unconfigure,
+            reply: Reply::Silent,
+            next: Conversation {
+                network_up: false,
+                ..*now
+            },
+        },
+        ToParent::PersistNonce { slot, nonce } => persist(now, *slot, *nonce),
+    }
+}
+
+/// A nonce file write: never below what is on disk (nonces compare as
+/// little-endian integers). Backwards is fatal for the local slot (the
+/// child's own counter, which never goes back) and refused for the remote
+/// one.
+fn persist(now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) -> Verdict {
+    let mut next = *now;
+    let on_disk = match slot {
+        NonceSlot::Local => &mut next.local_nonce,
+        NonceSlot::Remote => &mut next.remote_nonce,
+    };
+    let backwards = on_disk.is_some_and(|d| nonce.iter().rev().lt(d.iter().rev()));
+    match (backwards, slot) {
+        (true, NonceSlot::Local) => Verdict::Abort(Violation::NonceBackwards(slot)),
+        (true, NonceSlot::Remote) => Verdict::Refuse {
+            reason: "remote nonce below the one on disk".to_owned(),
+            reply: Reply::Silent,
+            next: *now,
+        },
+        (false, _) => {
+            *on_disk = Some(nonce);
+            Verdict::Apply {
+                action: Action::Persist { slot, nonce },
+                reply: Reply::Silent,
+                next,
             }
         }
     }
 }
 
-impl State {
-    /// Moves the conversation on after `action` was carried out.
-    pub fn advance(&mut self, action: &Action) {
-        match action {
-            Action::Greet => self.greeted = true,
-            Action::Configure(_) => self.network_up = true,
-            Action::Unconfigure => self.network_up = false,
-            Action::Persist {
-                slot: NonceSlot::Local,
-                nonce,
-            } => self.local_nonce = Some(*nonce),
-            Action::Persist {
-                slot: NonceSlot::Remote,
-                nonce,
-            } => self.remote_nonce = Some(*nonce),
-        }
-    }
-}
-
-impl State {
-    /// Moves the conversation on after `request` was refused: a refused
-    /// `NetworkUp` still opens the session, whose `NetworkDown` follows
-    /// (and then undoes nothing).
-    pub fn note_refused(&mut self, request: &ToParent) {
-        if let ToParent::NetworkUp { .. } = request {
-            self.network_up = true;
-        }
-    }
+/// Why a `NetworkUp` gets no plan.
+enum Denied {
+    /// A value the parent does not accept (the reason to log and answer).
+    Refused(String),
+    /// What a correct child never sends.
+    Fatal(Violation),
 }
 
 /// The tun MTU for a peer at `peer`, unless configured.
@@ -200,22 +290,28 @@ fn forwarding_for(prefixes: &[&vpnd_proto::net::Prefix]) -> Vec<Change> {
     families.into_iter().map(Change::Forwarding).collect()
 }
 
-fn network_up(facts: &Facts, peer: &SocketAddr, pushed: Option<&Pushed>) -> Verdict {
+/// The changes a `NetworkUp` makes in `facts.role`, all from the
+/// parent's own configuration but, for role host, the pushed values.
+fn network_plan(
+    facts: &Facts,
+    peer: &SocketAddr,
+    pushed: Option<&Pushed>,
+) -> Result<Vec<Change>, Denied> {
     let mut plan = vec![Change::Mtu(mtu_for(peer, facts.mtu))];
     match (&facts.role, pushed) {
-        (RoleConfig::NetGw { .. }, Some(_)) => {
-            Verdict::Abort(Violation::PushedForRole(Role::NetGw.as_str()))
-        }
-        (RoleConfig::HostGw { .. }, Some(_)) => {
-            Verdict::Abort(Violation::PushedForRole(Role::HostGw.as_str()))
-        }
+        (RoleConfig::NetGw { .. }, Some(_)) => Err(Denied::Fatal(Violation::PushedForRole(
+            Role::NetGw.as_str(),
+        ))),
+        (RoleConfig::HostGw { .. }, Some(_)) => Err(Denied::Fatal(Violation::PushedForRole(
+            Role::HostGw.as_str(),
+        ))),
         (RoleConfig::NetGw { remote_network, .. }, None) => {
             plan.extend([
                 Change::Forwarding(Family::V4),
                 Change::Forwarding(Family::V6),
             ]);
             plan.extend(remote_network.map(Change::Route));
-            Verdict::Apply(Action::Configure(plan))
+            Ok(plan)
         }
         (
             RoleConfig::HostGw {
@@ -229,22 +325,17 @@ fn network_up(facts: &Facts, peer: &SocketAddr, pushed: Option<&Pushed>) -> Verd
             let host = vpnd_proto::net::Prefix::new(
                 host_addr.addr(),
                 if host_addr.addr().is_ipv4() { 32 } else { 128 },
-            );
-            match host {
-                Ok(h) => plan.push(Change::Route(h)),
-                Err(e) => return Verdict::Refuse(format!("host_addr: {e}")),
-            }
-            Verdict::Apply(Action::Configure(plan))
+            )
+            .map_err(|e| Denied::Refused(format!("host_addr: {e}")))?;
+            plan.push(Change::Route(host));
+            Ok(plan)
         }
         // The gateway pushed nothing (or the child refused it): only the MTU.
-        (RoleConfig::Host { .. }, None) => Verdict::Apply(Action::Configure(plan)),
-        (RoleConfig::Host { .. }, Some(p)) => match host_plan(peer, p) {
-            Ok(changes) => {
-                plan.extend(changes);
-                Verdict::Apply(Action::Configure(plan))
-            }
-            Err(reason) => Verdict::Refuse(reason),
-        },
+        (RoleConfig::Host { .. }, None) => Ok(plan),
+        (RoleConfig::Host { .. }, Some(p)) => {
+            plan.extend(host_plan(peer, p).map_err(Denied::Refused)?);
+            Ok(plan)
+        }
     }
 }
 
@@ -277,225 +368,229 @@ fn host_plan(peer: &SocketAddr, p: &Pushed) -> Result<Vec<Change>, String> {
 mod tests {
     use super::*;
 
-    fn peer() -> SocketAddr {
-        "198.18.0.2:4706".parse().unwrap()
-    }
+    const V4_PEER: &str = "198.18.0.2:4706";
+    const V6_PEER: &str = "[2001:2::2]:4706";
 
-    fn pushed() -> Pushed {
-        Pushed {
+    fn pushed(network: &str) -> Option<Pushed> {
+        Some(Pushed {
             host: "198.19.3.2/24".parse().unwrap(),
-            network: "198.19.1.0/24".parse().unwrap(),
+            network: network.parse().unwrap(),
             resolver: Some("198.19.1.53".parse().unwrap()),
             domain: Some("vpnd.test".parse().unwrap()),
-        }
+        })
     }
 
-    fn facts(role: &str) -> Facts {
+    /// The parent's facts in `role`, with `mtu` configured or not.
+    fn facts(role: Role, mtu: Option<u16>) -> Facts {
         let remote = vpnd_proto::config::Remote {
             host: "198.18.0.2".parse().unwrap(),
             port: 4706,
         };
         let role = match role {
-            "net-gw" => RoleConfig::NetGw {
+            Role::NetGw => RoleConfig::NetGw {
                 remote,
                 remote_network: Some("198.19.2.0/24".parse().unwrap()),
             },
-            "host-gw" => RoleConfig::HostGw {
+            Role::HostGw => RoleConfig::HostGw {
                 local_network: "198.19.1.0/24".parse().unwrap(),
                 host_addr: "198.19.3.2/24".parse().unwrap(),
                 resolv_addr: None,
                 resolv_domain: None,
             },
-            _ => RoleConfig::Host {
+            Role::Host => RoleConfig::Host {
                 remote,
                 resolvconf_path: "/sbin/resolvconf".into(),
             },
         };
-        Facts { role, mtu: None }
+        Facts { role, mtu }
     }
 
-    fn greeted() -> State {
-        State {
-            greeted: true,
-            ..State::default()
+    /// A nonce whose most significant byte is `n`.
+    fn at(n: u8) -> [u8; 24] {
+        let mut b = [0u8; 24];
+        b[23] = n;
+        b
+    }
+
+    /// `n` in the most significant byte, every lower byte 0xff: below
+    /// `at(n + 1)` although its low bytes are larger (little-endian).
+    fn low_bytes_full(n: u8) -> [u8; 24] {
+        let mut b = [0xffu8; 24];
+        b[23] = n;
+        b
+    }
+
+    /// A conversation: greeted or not, a session open or not, the nonces
+    /// on disk.
+    fn conv(
+        greeted: bool,
+        network_up: bool,
+        local: Option<u8>,
+        remote: Option<u8>,
+    ) -> Conversation {
+        Conversation {
+            greeted,
+            network_up,
+            local_nonce: local.map(at),
+            remote_nonce: remote.map(at),
         }
     }
 
-    fn up(peer: SocketAddr, pushed: Option<Pushed>) -> ToParent {
-        ToParent::NetworkUp { peer, pushed }
+    fn up(peer: &str, pushed: Option<Pushed>) -> ToParent {
+        ToParent::NetworkUp {
+            peer: peer.parse().unwrap(),
+            pushed,
+        }
+    }
+
+    fn nonce(slot: NonceSlot, nonce: [u8; 24]) -> ToParent {
+        ToParent::PersistNonce { slot, nonce }
+    }
+
+    fn apply(action: Action, reply: Reply, next: Conversation) -> Verdict {
+        Verdict::Apply {
+            action,
+            reply,
+            next,
+        }
+    }
+
+    fn configure(changes: &[Change], next: Conversation) -> Verdict {
+        apply(
+            Action::Configure(changes.to_vec()),
+            Reply::NetworkOutcome,
+            next,
+        )
+    }
+
+    fn refuse_push(reason: &str, next: Conversation) -> Verdict {
+        Verdict::Refuse {
+            reason: reason.to_owned(),
+            reply: Reply::NetworkRefused(Refusal::PushedValue {
+                message: reason.to_owned(),
+            }),
+            next,
+        }
+    }
+
+    fn persist(slot: NonceSlot, nonce: [u8; 24], next: Conversation) -> Verdict {
+        apply(Action::Persist { slot, nonce }, Reply::Silent, next)
+    }
+
+    fn abort(v: Violation) -> Verdict {
+        Verdict::Abort(v)
+    }
+
+    fn route(prefix: &str) -> Change {
+        Change::Route(prefix.parse().unwrap())
     }
 
     #[test]
-    fn the_conversation_order_is_enforced() {
-        let f = facts("net-gw");
-        let fresh = State::default();
+    fn every_request_in_every_state_has_its_verdict() {
+        use NonceSlot::{Local, Remote};
+        use Role::{Host, HostGw, NetGw};
         let hello = ToParent::Hello {
             version: IPC_VERSION,
         };
-        assert_eq!(admit(&hello, &f, &fresh), Verdict::Apply(Action::Greet));
-        assert_eq!(
-            admit(&ToParent::Hello { version: 99 }, &f, &fresh),
-            Verdict::Abort(Violation::Hello(99))
-        );
-        assert_eq!(
-            admit(&hello, &f, &greeted()),
-            Verdict::Abort(Violation::Hello(IPC_VERSION))
-        );
-        for req in [up(peer(), None), ToParent::NetworkDown] {
+        let down = ToParent::NetworkDown;
+        let fresh = conv(false, false, None, None);
+        let greeted = conv(true, false, None, None);
+        let session = conv(true, true, None, None);
+        // Greeted, with these nonces on disk.
+        let local_5 = conv(true, false, Some(5), None);
+        let local_6 = conv(true, false, Some(6), None);
+        let up_local_5 = conv(true, true, Some(5), None);
+        let up_remote_9 = conv(true, true, Some(5), Some(9));
+        let net_gw_plan = [
+            Change::Mtu(1431),
+            Change::Forwarding(Family::V4),
+            Change::Forwarding(Family::V6),
+            route("198.19.2.0/24"),
+        ];
+        let host_gw_plan_v6_peer = [
+            Change::Mtu(1411),
+            Change::Forwarding(Family::V4),
+            route("198.19.3.2/32"),
+        ];
+        let host_plan = [
+            Change::Mtu(1431),
+            Change::Address("198.19.3.2".parse().unwrap()),
+            route("198.19.1.0/24"),
+            Change::Resolver {
+                nameserver: "198.19.1.53".parse().unwrap(),
+                search: Some("vpnd.test".parse().unwrap()),
+            },
+        ];
+        #[rustfmt::skip]
+        let table: Vec<(Facts, Conversation, ToParent, Verdict)> = vec![
+            // The order of the conversation: Hello first and once, then
+            // up and down in turn.
+            (facts(NetGw, None), fresh, hello.clone(), apply(Action::Greet, Reply::Silent, greeted)),
+            (facts(NetGw, None), fresh, ToParent::Hello { version: 99 }, abort(Violation::Hello(99))),
+            (facts(NetGw, None), greeted, hello.clone(), abort(Violation::Hello(IPC_VERSION))),
+            (facts(NetGw, None), fresh, up(V4_PEER, None), abort(Violation::BeforeHello)),
+            (facts(NetGw, None), fresh, down.clone(), abort(Violation::BeforeHello)),
+            (facts(NetGw, None), fresh, nonce(Local, at(1)), abort(Violation::BeforeHello)),
+            (facts(NetGw, None), greeted, down.clone(), abort(Violation::NetworkDownTwice)),
+            (facts(NetGw, None), session, up(V4_PEER, None), abort(Violation::NetworkUpTwice)),
+            (facts(NetGw, None), session, down.clone(), apply(Action::Unconfigure, Reply::Silent, greeted)),
+            // Each role's plan: the parent's own configuration; for role
+            // host, what was pushed, checked again.
+            (facts(NetGw, None), greeted, up(V4_PEER, None), configure(&net_gw_plan, session)),
+            (facts(HostGw, None), greeted, up(V6_PEER, None), configure(&host_gw_plan_v6_peer, session)),
+            (facts(Host, None), greeted, up(V4_PEER, pushed("198.19.1.0/24")), configure(&host_plan, session)),
+            (facts(Host, Some(1280)), greeted, up(V4_PEER, None), configure(&[Change::Mtu(1280)], session)),
+            // Pushed values where none belong are fatal; bad ones refused,
+            // and the session opens all the same.
+            (facts(NetGw, None), greeted, up(V4_PEER, pushed("198.19.1.0/24")), abort(Violation::PushedForRole("net-gw"))),
+            (facts(HostGw, None), greeted, up(V4_PEER, pushed("198.19.1.0/24")), abort(Violation::PushedForRole("host-gw"))),
+            (facts(Host, None), greeted, up(V4_PEER, pushed("0.0.0.0/0")),
+                refuse_push("pushed network: 0.0.0.0/0: a default route is not pushed", session)),
+            (facts(Host, None), greeted, up(V4_PEER, pushed("198.18.0.0/15")),
+                refuse_push("pushed network: 198.18.0.0/15: contains the gateway's own address 198.18.0.2; routing it through the tunnel would cut the tunnel", session)),
+            // Nonces never go backwards: fatal for the local counter,
+            // refused for the remote one; equal is not backwards.
+            (facts(NetGw, None), greeted, nonce(Local, at(5)), persist(Local, at(5), local_5)),
+            (facts(NetGw, None), local_5, nonce(Local, at(5)), persist(Local, at(5), local_5)),
+            (facts(NetGw, None), local_5, nonce(Local, at(6)), persist(Local, at(6), local_6)),
+            (facts(NetGw, None), local_5, nonce(Local, at(4)), abort(Violation::NonceBackwards(Local))),
+            (facts(NetGw, None), local_5, nonce(Local, low_bytes_full(4)), abort(Violation::NonceBackwards(Local))),
+            (facts(NetGw, None), up_local_5, nonce(Remote, at(9)), persist(Remote, at(9), up_remote_9)),
+            (facts(NetGw, None), up_remote_9, nonce(Remote, at(8)),
+                Verdict::Refuse { reason: "remote nonce below the one on disk".to_owned(), reply: Reply::Silent, next: up_remote_9 }),
+        ];
+        for (row, (facts, now, request, verdict)) in table.iter().enumerate() {
             assert_eq!(
-                admit(&req, &f, &fresh),
-                Verdict::Abort(Violation::BeforeHello)
+                &admit(request, facts, now),
+                verdict,
+                "row {row}: {request:?} in {now:?}"
             );
         }
-        let mut s = greeted();
-        assert_eq!(
-            admit(&ToParent::NetworkDown, &f, &s),
-            Verdict::Abort(Violation::NetworkDownTwice)
-        );
-        let Verdict::Apply(a) = admit(&up(peer(), None), &f, &s) else {
-            panic!()
-        };
-        s.advance(&a);
-        assert_eq!(
-            admit(&up(peer(), None), &f, &s),
-            Verdict::Abort(Violation::NetworkUpTwice)
-        );
-        assert_eq!(
-            admit(&ToParent::NetworkDown, &f, &s),
-            Verdict::Apply(Action::Unconfigure)
-        );
     }
 
     #[test]
-    fn each_roles_plan_uses_the_parents_own_configuration() {
-        let Verdict::Apply(Action::Configure(net)) =
-            admit(&up(peer(), None), &facts("net-gw"), &greeted())
-        else {
-            panic!()
+    fn a_network_up_is_answered_by_how_carrying_it_out_went() {
+        let failed = Refusal::CommandFailed {
+            message: "ip route add: exit status 2".to_owned(),
         };
-        assert_eq!(
-            net,
-            [
-                Change::Mtu(1431),
-                Change::Forwarding(Family::V4),
-                Change::Forwarding(Family::V6),
-                Change::Route("198.19.2.0/24".parse().unwrap()),
-            ]
-        );
-        let v6peer: SocketAddr = "[2001:2::2]:4706".parse().unwrap();
-        let Verdict::Apply(Action::Configure(gw)) =
-            admit(&up(v6peer, None), &facts("host-gw"), &greeted())
-        else {
-            panic!()
+        let pushed = Refusal::PushedValue {
+            message: "pushed network: 0.0.0.0/0".to_owned(),
         };
-        assert_eq!(
-            gw,
-            [
-                Change::Mtu(1411),
-                Change::Forwarding(Family::V4),
-                Change::Route("198.19.3.2/32".parse().unwrap())
-            ]
-        );
-        let Verdict::Apply(Action::Configure(host)) =
-            admit(&up(peer(), Some(pushed())), &facts("host"), &greeted())
-        else {
-            panic!()
-        };
-        assert_eq!(
-            host,
-            [
-                Change::Mtu(1431),
-                Change::Address("198.19.3.2".parse().unwrap()),
-                Change::Route("198.19.1.0/24".parse().unwrap()),
-                Change::Resolver {
-                    nameserver: "198.19.1.53".parse().unwrap(),
-                    search: Some("vpnd.test".parse().unwrap())
-                },
-            ]
-        );
-        let mut f = facts("host");
-        f.mtu = Some(1280);
-        let Verdict::Apply(Action::Configure(nothing)) = admit(&up(peer(), None), &f, &greeted())
-        else {
-            panic!()
-        };
-        assert_eq!(nothing, [Change::Mtu(1280)]);
-    }
-
-    #[test]
-    fn pushed_values_where_none_belong_are_fatal_and_bad_ones_refused() {
-        for role in ["net-gw", "host-gw"] {
-            assert!(matches!(
-                admit(&up(peer(), Some(pushed())), &facts(role), &greeted()),
-                Verdict::Abort(Violation::PushedForRole(_))
-            ));
+        #[rustfmt::skip]
+        let table = [
+            (Reply::Silent, None, None),
+            (Reply::Silent, Some("ip: exit status 2"), None),
+            (Reply::NetworkOutcome, None, Some(ToChild::NetworkApplied)),
+            (Reply::NetworkOutcome, Some("ip route add: exit status 2"), Some(ToChild::NetworkRefused { reason: failed })),
+            (Reply::NetworkRefused(pushed.clone()), None, Some(ToChild::NetworkRefused { reason: pushed })),
+        ];
+        for (reply, rolled_back, message) in table {
+            assert_eq!(
+                reply.message(rolled_back.map(str::to_owned)),
+                message,
+                "{reply:?} {rolled_back:?}"
+            );
         }
-        let mut default_route = pushed();
-        default_route.network = "0.0.0.0/0".parse().unwrap();
-        let Verdict::Refuse(why) =
-            admit(&up(peer(), Some(default_route)), &facts("host"), &greeted())
-        else {
-            panic!()
-        };
-        assert!(why.contains("default route"), "{why}");
-        let mut swallowing = pushed();
-        swallowing.network = "198.18.0.0/15".parse().unwrap();
-        let Verdict::Refuse(why) = admit(&up(peer(), Some(swallowing)), &facts("host"), &greeted())
-        else {
-            panic!()
-        };
-        assert!(
-            why.contains("contains the gateway's own address 198.18.0.2"),
-            "{why}"
-        );
-    }
-
-    #[test]
-    fn nonces_never_go_backwards() {
-        let f = facts("net-gw");
-        let mut s = greeted();
-        let at = |n: u8| {
-            let mut b = [0u8; 24];
-            b[23] = n;
-            b
-        };
-        let local = |n| ToParent::PersistNonce {
-            slot: NonceSlot::Local,
-            nonce: at(n),
-        };
-        let Verdict::Apply(a) = admit(&local(5), &f, &s) else {
-            panic!()
-        };
-        s.advance(&a);
-        assert!(matches!(admit(&local(5), &f, &s), Verdict::Apply(_)));
-        assert!(matches!(admit(&local(6), &f, &s), Verdict::Apply(_)));
-        assert_eq!(
-            admit(&local(4), &f, &s),
-            Verdict::Abort(Violation::NonceBackwards(NonceSlot::Local))
-        );
-        let remote = |n| ToParent::PersistNonce {
-            slot: NonceSlot::Remote,
-            nonce: at(n),
-        };
-        let Verdict::Apply(a) = admit(&remote(9), &f, &s) else {
-            panic!()
-        };
-        s.advance(&a);
-        assert!(matches!(admit(&remote(8), &f, &s), Verdict::Refuse(_)));
-        // Little-endian: a larger low byte does not outweigh a larger high byte.
-        let mut low = [0xffu8; 24];
-        low[23] = 4;
-        assert!(matches!(
-            admit(
-                &ToParent::PersistNonce {
-                    slot: NonceSlot::Local,
-                    nonce: low
-                },
-                &f,
-                &s
-            ),
-            Verdict::Abort(_)
-        ));
     }
 
     #[test]

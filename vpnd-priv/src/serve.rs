@@ -1,9 +1,10 @@
 //! The parent's loop once the network process runs: decode its requests as
-//! untrusted input, judge each with [`policy::admit`], carry out what is
-//! granted, answer; turn signals into messages; when the network process
-//! ends, undo every change and report how it ended.
+//! untrusted input, judge each with [`policy::admit`], carry out the
+//! verdict (the action, the answer, the next state of the conversation);
+//! turn signals into messages; when the network process ends, undo every
+//! change and report how it ended.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
@@ -13,17 +14,17 @@ use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
-use vpnd_net::log_budget::{LogBudget, Verdict as LogVerdict};
+use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
-use vpnd_proto::ipc::{self, NonceSlot, Refusal, ToChild, ToParent};
+use vpnd_proto::config::Config;
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild};
 
+use crate::cleanup::Cleanup;
 use crate::console::{self, Console};
-use crate::exec::Executor;
 use crate::ledger::Scope;
 use crate::netconf::{Change, Platform};
 use crate::nonce_file;
-use crate::pid_file::PidFile;
-use crate::policy::{self, Action, Facts, State, Verdict};
+use crate::policy::{self, Action, Conversation, Facts, Reply, Verdict, Violation};
 use crate::spawn::NetProcess;
 
 const IPC: Token = Token(0);
@@ -45,71 +46,82 @@ pub struct NoncePaths {
     pub remote: PathBuf,
 }
 
-/// What vpnd changed on the system; dropping it undoes all of it, so no
-/// exit path leaves anything configured.
-#[derive(Debug)]
-pub struct Cleanup<P: Platform> {
-    /// The network changes, with their ledger.
-    pub executor: Executor<P>,
-    /// The stats socket, once created.
-    pub stats_path: Option<PathBuf>,
-    /// A second descriptor of the tun, so that the device outlives the
-    /// network process until its changes are undone (a tun vanishes with
-    /// its last descriptor). The parent never reads or writes it.
-    pub tun: Option<OwnedFd>,
-    /// The pid file (removed when dropped, after the rest).
-    pub pid_file: PidFile,
-}
-
-impl<P: Platform> Drop for Cleanup<P> {
-    fn drop(&mut self) {
-        for e in self.executor.undo_all() {
-            log::error!("undoing a network change: {e}");
-        }
-        if let Some(p) = &self.stats_path {
-            let _ = std::fs::remove_file(p);
-        }
-        self.tun = None;
-    }
-}
-
 /// The running parent.
 #[derive(Debug)]
 pub struct Parent<P: Platform> {
     /// The network process.
     pub net: NetProcess,
     /// Its own facts for the policy.
-    pub facts: Facts,
-    /// The conversation's state.
-    pub state: State,
+    facts: Facts,
+    /// Where the conversation with the network process stands.
+    conversation: Conversation,
     /// Where the nonces go.
-    pub nonce_paths: NoncePaths,
+    nonce_paths: NoncePaths,
     /// What to undo.
-    pub cleanup: Cleanup<P>,
+    cleanup: Cleanup<P>,
     /// Refusals logged: a network process repeating a refused request
     /// must not fill root's log.
-    pub refusals: LogBudget,
+    refusals: LogBudget,
 }
 
 /// How the parent ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Ended {
     /// TERM or INT: everything undone; exit 0.
     Stopped,
-    /// The network process ended by itself.
+    /// The network process ended by itself (how: its exit status).
     ChildDied(String),
     /// The network process broke the protocol and was killed.
-    ChildKilled(String),
+    ChildKilled(Breach),
     /// The parent's own machinery failed (poll, signals).
     Failed(String),
 }
 
-enum Step {
+/// How the network process broke the IPC protocol; any of these gets it
+/// killed and everything undone.
+#[derive(Debug, thiserror::Error)]
+pub enum Breach {
+    /// The channel failed, other than by the network process closing it.
+    #[error("IPC: {0}")]
+    Channel(TransportError),
+    /// Descriptors came with a request; they travel only to the child.
+    #[error("sent descriptors")]
+    Descriptors,
+    /// A frame that is not a request.
+    #[error("undecodable request: {0}")]
+    Undecodable(IpcError),
+    /// A request the policy does not allow.
+    #[error("{0}")]
+    Forbidden(#[from] Violation),
+}
+
+/// Why the network process did not come up after its start.
+#[derive(Debug, thiserror::Error)]
+pub enum GreetingError {
+    /// No `Hello` in time; it was killed.
+    #[error("no greeting within {}s; stopped it", .0.as_secs())]
+    Silent(Duration),
+    /// Waiting on the channel failed.
+    #[error("poll: {0}")]
+    Poll(Errno),
+    /// It ended before greeting (how: its exit status).
+    #[error("ended during start-up ({0})")]
+    Ended(String),
+    /// It broke the protocol; it was killed.
+    #[error("{0}")]
+    Broke(#[from] Breach),
+}
+
+/// What one look at the channel found.
+enum Handled {
     /// Nothing waiting (the channel would block).
     Idle,
-    Continue,
+    /// A request, carried out or refused; more may be waiting.
+    Request,
+    /// The channel closed: the network process is gone.
     ChildGone,
-    Violation(String),
+    /// The network process broke the protocol.
+    Broken(Breach),
 }
 
 /// Starts catching the signals the parent handles (TERM, INT, USR1, HUP);
@@ -120,18 +132,41 @@ pub fn catch_signals() -> std::io::Result<Signals> {
 }
 
 impl<P: Platform> Parent<P> {
+    /// The parent of the started `net`, before its greeting: the policy's
+    /// facts and the nonce paths from `config`, the nonce files' values
+    /// read at start, and the undo record of the start so far.
+    pub fn new(
+        net: NetProcess,
+        config: &Config,
+        local_nonce: Option<[u8; 24]>,
+        remote_nonce: Option<[u8; 24]>,
+        cleanup: Cleanup<P>,
+    ) -> Self {
+        Parent {
+            net,
+            facts: Facts {
+                role: config.role.clone(),
+                mtu: config.mtu,
+            },
+            conversation: Conversation::new(local_nonce, remote_nonce),
+            nonce_paths: NoncePaths {
+                local: config.local_nonce_file.clone(),
+                remote: config.remote_nonce_file.clone(),
+            },
+            cleanup,
+            refusals: LogBudget::new(),
+        }
+    }
+
     /// Waits for the network process's `Hello`, up to `timeout`.
-    pub fn await_hello(&mut self, timeout: Duration) -> Result<(), String> {
+    pub fn await_hello(&mut self, timeout: Duration) -> Result<(), GreetingError> {
         let deadline = Instant::now() + timeout;
         let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
-        while !self.state.greeted {
+        while !self.conversation.greeted {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 self.kill();
-                return Err(format!(
-                    "no greeting within {}s; stopped it",
-                    timeout.as_secs()
-                ));
+                return Err(GreetingError::Silent(timeout));
             }
             let mut fds = [rustix::event::PollFd::new(
                 &self.net.channel,
@@ -140,19 +175,17 @@ impl<P: Platform> Parent<P> {
             let wait = rustix::event::Timespec::try_from(left).ok();
             match rustix::event::poll(&mut fds, wait.as_ref()) {
                 Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(format!("poll: {e}")),
+                Err(e) => return Err(GreetingError::Poll(e)),
             }
             if fds[0].revents().is_empty() {
                 continue;
             }
             match self.handle_one(&mut frame) {
-                Step::Idle | Step::Continue => {}
-                Step::ChildGone => {
-                    return Err(format!("ended during start-up ({})", self.reap()));
-                }
-                Step::Violation(v) => {
+                Handled::Idle | Handled::Request => {}
+                Handled::ChildGone => return Err(GreetingError::Ended(self.reap())),
+                Handled::Broken(breach) => {
                     self.kill();
-                    return Err(v);
+                    return Err(GreetingError::Broke(breach));
                 }
             }
         }
@@ -242,18 +275,18 @@ impl<P: Platform> Parent<P> {
             ipc_ready = false;
             for _ in 0..REQUEST_BATCH {
                 match self.handle_one(&mut frame) {
-                    Step::Idle => break,
+                    Handled::Idle => break,
                     // More may be waiting: back here after a look at the
                     // signals.
-                    Step::Continue => ipc_ready = true,
-                    Step::ChildGone if stop_deadline.is_some() => {
+                    Handled::Request => ipc_ready = true,
+                    Handled::ChildGone if stop_deadline.is_some() => {
                         self.reap();
                         return Ok(Ended::Stopped);
                     }
-                    Step::ChildGone => return Ok(Ended::ChildDied(self.reap())),
-                    Step::Violation(v) => {
+                    Handled::ChildGone => return Ok(Ended::ChildDied(self.reap())),
+                    Handled::Broken(breach) => {
                         self.kill();
-                        return Ok(Ended::ChildKilled(v));
+                        return Ok(Ended::ChildKilled(breach));
                     }
                 }
             }
@@ -276,52 +309,58 @@ impl<P: Platform> Parent<P> {
         }
     }
 
-    /// Receives and handles one request.
-    fn handle_one(&mut self, frame: &mut FrameBuffer) -> Step {
+    /// Receives one request and carries out its verdict.
+    fn handle_one(&mut self, frame: &mut FrameBuffer) -> Handled {
         let received = match self.net.channel.recv(frame) {
             Ok(r) => r,
-            Err(TransportError::Io(Errno::AGAIN)) => return Step::Idle,
+            Err(TransportError::Io(Errno::AGAIN)) => return Handled::Idle,
             Err(TransportError::Closed)
             | Err(TransportError::Io(Errno::CONNRESET))
-            | Err(TransportError::Io(Errno::PIPE)) => return Step::ChildGone,
-            Err(e) => return Step::Violation(format!("IPC: {e}")),
+            | Err(TransportError::Io(Errno::PIPE)) => return Handled::ChildGone,
+            Err(e) => return Handled::Broken(Breach::Channel(e)),
         };
         if !received.fds.is_empty() {
-            return Step::Violation("sent descriptors".to_owned());
+            return Handled::Broken(Breach::Descriptors);
         }
         let request = match ipc::decode_to_parent(&frame[..received.len]) {
             Ok(r) => r,
-            Err(e) => return Step::Violation(format!("undecodable request: {e}")),
+            Err(e) => return Handled::Broken(Breach::Undecodable(e)),
         };
-        match policy::admit(&request, &self.facts, &self.state) {
-            Verdict::Apply(action) => {
-                self.carry_out(&action);
-                self.state.advance(&action);
-                Step::Continue
+        match policy::admit(&request, &self.facts, &self.conversation) {
+            Verdict::Apply {
+                action,
+                reply,
+                next,
+            } => {
+                let rolled_back = self.carry_out(&action);
+                self.conversation = next;
+                self.answer(&reply, rolled_back);
             }
-            Verdict::Refuse(reason) => {
-                if let LogVerdict::Log { suppressed } = self.refusals.take(vpnd_net::clock::now()) {
+            Verdict::Refuse {
+                reason,
+                reply,
+                next,
+            } => {
+                if let Allowance::Log { suppressed } = self.refusals.take(vpnd_net::clock::now()) {
                     if suppressed > 0 {
                         log::warn!("{suppressed} more refusals not logged");
                     }
                     log::warn!("refused: {reason}");
                 }
-                self.state.note_refused(&request);
-                if let ToParent::NetworkUp { .. } = request {
-                    self.tell(&ToChild::NetworkRefused {
-                        reason: Refusal::PushedValue { message: reason },
-                    });
-                }
-                Step::Continue
+                self.conversation = next;
+                self.answer(&reply, None);
             }
-            Verdict::Abort(v) => Step::Violation(v.to_string()),
+            Verdict::Abort(v) => return Handled::Broken(Breach::Forbidden(v)),
         }
+        Handled::Request
     }
 
-    fn carry_out(&mut self, action: &Action) {
+    /// Carries out a granted `action`; returns the error of the network
+    /// change that failed and was rolled back, if one did.
+    fn carry_out(&mut self, action: &Action) -> Option<String> {
         match action {
             Action::Greet => log::debug!("network process greeted"),
-            Action::Configure(changes) => self.configure(changes),
+            Action::Configure(changes) => return self.configure(changes),
             Action::Unconfigure => {
                 for e in self.cleanup.executor.undo_session() {
                     log::error!("unconfiguring the network: {e}");
@@ -339,25 +378,22 @@ impl<P: Platform> Parent<P> {
                 }
             }
         }
+        None
     }
 
     /// Applies a session's changes in two units, each rolled back whole if
     /// one of its commands fails: the network (MTU, forwarding, address,
     /// routes), then the resolver. A failing `resolvconf` costs only the
-    /// DNS settings: the tunnel and its routes keep working.
-    fn configure(&mut self, changes: &[Change]) {
+    /// DNS settings: the tunnel and its routes keep working. Returns the
+    /// network unit's error when it was rolled back.
+    fn configure(&mut self, changes: &[Change]) -> Option<String> {
         let (resolver, network): (Vec<Change>, Vec<Change>) = changes
             .iter()
             .cloned()
             .partition(|c| matches!(c, Change::Resolver { .. }));
         if let Err(e) = self.cleanup.executor.apply(&network, Scope::Session) {
             log::error!("configuring the network: {e}; rolled back");
-            self.tell(&ToChild::NetworkRefused {
-                reason: Refusal::CommandFailed {
-                    message: e.to_string(),
-                },
-            });
-            return;
+            return Some(e.to_string());
         }
         if !resolver.is_empty()
             && let Err(e) = self.cleanup.executor.apply(&resolver, Scope::Session)
@@ -367,7 +403,14 @@ impl<P: Platform> Parent<P> {
             );
         }
         log::info!("network configured for the session");
-        self.tell(&ToChild::NetworkApplied);
+        None
+    }
+
+    /// Sends the answer `reply` calls for, if any.
+    fn answer(&self, reply: &Reply, rolled_back: Option<String>) {
+        if let Some(message) = reply.message(rolled_back) {
+            self.tell(&message);
+        }
     }
 
     /// Sends a message; a failure means the child is gone, which the

@@ -14,13 +14,13 @@ use std::time::Duration;
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
 use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild};
 
+use crate::cleanup::Cleanup;
 use crate::exec::{ExecError, Executor, Sysctls};
 use crate::ledger::{Ledger, Scope};
 use crate::netconf::{self, Change, Platform, Tools};
 use crate::nonce_file::{self, NonceFileError};
 use crate::pid_file::{PidFile, PidFileError};
-use crate::policy::{Facts, State};
-use crate::serve::{Cleanup, NoncePaths, Parent};
+use crate::serve::{GreetingError, Parent};
 use crate::sockets::{self, SocketError};
 use crate::spawn::{self, ChildLogging, SpawnError};
 
@@ -33,25 +33,25 @@ pub enum StartError {
     /// `user` is unknown or root.
     #[error("user {name}: {reason}")]
     User {
-        /// The name.
+        /// `user` as configured.
         name: String,
-        /// Why.
+        /// The lookup's error, or what is wrong with the user found.
         reason: String,
     },
     /// `chroot_dir` is missing or unsafe.
     #[error("chroot_dir {}: {reason}", path.display())]
     Chroot {
-        /// The directory.
+        /// `chroot_dir` as configured.
         path: PathBuf,
-        /// Why.
+        /// What is wrong with it, and how to fix it.
         reason: String,
     },
     /// `remote_host` does not resolve.
     #[error("remote_host {host}: {reason}")]
     Resolve {
-        /// The name.
+        /// `remote_host` as configured.
         host: String,
-        /// Why.
+        /// The resolver's error.
         reason: String,
     },
     /// A nonce file.
@@ -72,9 +72,12 @@ pub enum StartError {
     /// Starting the network process.
     #[error("{0}")]
     Spawn(#[from] SpawnError),
-    /// The network process did not come up.
+    /// The start message could not be made or sent.
     #[error("network process: {0}")]
     Child(String),
+    /// The network process did not greet.
+    #[error("network process: {0}")]
+    Greeting(#[from] GreetingError),
 }
 
 /// Starts everything; on success the network process is running and has
@@ -108,26 +111,22 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
             reason: "ip_path: not an executable file".to_owned(),
         }));
     }
-    let mut cleanup = Cleanup {
-        executor: Executor {
-            platform: netconf::platform(),
-            tools: Tools {
-                device: config.device.clone(),
-                ip: config.ip_path.clone(),
-                resolvconf,
-            },
-            sysctls: Sysctls {
-                root: PathBuf::from("/"),
-            },
-            ledger: Ledger::default(),
+    let executor = Executor {
+        platform: netconf::platform(),
+        tools: Tools {
+            device: config.device.clone(),
+            ip: config.ip_path.clone(),
+            resolvconf,
         },
-        stats_path: None,
-        tun: None,
-        pid_file,
+        sysctls: Sysctls {
+            root: PathBuf::from("/"),
+        },
+        ledger: Ledger::default(),
     };
+    let mut cleanup = Cleanup::new(executor, pid_file);
     let offload = offload_wanted();
     let (tun, tun_offloads) = open_tun(&config, offload)?;
-    cleanup.tun = Some(
+    cleanup.hold_tun(
         tun.try_clone()
             .map_err(|e| StartError::Tun(format!("{}: {e}", config.device)))?,
     );
@@ -146,7 +145,7 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         udp_gro,
     };
     let stats = sockets::stats_listener(&config.stats_path)?;
-    cleanup.stats_path = Some(config.stats_path.clone());
+    cleanup.stats_socket_created(config.stats_path.clone());
     log::info!(
         "started: role {}, device {}, UDP port {}, peer {}",
         config.role().as_str(),
@@ -166,14 +165,7 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         log::warn!("{warning}");
     }
     let net = spawn::spawn(logging)?;
-    let facts = Facts {
-        role: config.role.clone(),
-        mtu: config.mtu,
-    };
-    let nonce_paths = NoncePaths {
-        local: config.local_nonce_file.clone(),
-        remote: config.remote_nonce_file.clone(),
-    };
+    let mut parent = Parent::new(net, &config, local_nonce, remote_nonce, cleanup);
     // The host name, unless configured; "vpnd" for a host name with no
     // character Graphite takes.
     let stats_prefix = match config.stats_prefix.clone().or_else(host_name_prefix) {
@@ -194,22 +186,8 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         gid,
         offloads,
     };
-    let mut parent = Parent {
-        net,
-        facts,
-        state: State {
-            local_nonce,
-            remote_nonce,
-            ..State::default()
-        },
-        nonce_paths,
-        cleanup,
-        refusals: vpnd_net::log_budget::LogBudget::new(),
-    };
     send_start(&parent, start, [tun, udp, OwnedFd::from(stats)])?;
-    parent
-        .await_hello(HELLO_TIMEOUT)
-        .map_err(StartError::Child)?;
+    parent.await_hello(HELLO_TIMEOUT)?;
     Ok(parent)
 }
 
