@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
+
 use vpnd_tests::pair::Pair;
 
 fn field<'a>(status: &'a str, name: &str) -> &'a str {
@@ -37,7 +39,10 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
     let root = std::fs::read_link(format!("/proc/{net}/root")).unwrap();
     assert_eq!(root, pair.dir.join("empty"));
 
-    // 0-2, the IPC socket, the tun, the UDP and stats sockets, the poller.
+    // 0-2, the IPC socket, the tun, the UDP and stats sockets, the poller
+    // and, vpnd being in the foreground, the console: the parent's
+    // standard input.
+    let console = std::fs::read_link(format!("/proc/{}/fd/0", da.pid())).unwrap();
     let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{net}/fd"))
         .unwrap()
         .map(|e| {
@@ -55,16 +60,22 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
             "/dev/net/tun" => "tun",
             t if t.starts_with("socket:") => "socket",
             t if t.contains("eventpoll") => "poller",
+            t if Path::new(t) == console => "console",
             other => panic!("unexpected descriptor {other}: {fds:?}"),
         })
         .collect();
     let count = |k| kinds.iter().filter(|x| **x == k).count();
     assert_eq!(
-        (count("socket"), count("tun"), count("poller")),
-        (3, 1, 1),
+        (
+            count("socket"),
+            count("tun"),
+            count("poller"),
+            count("console")
+        ),
+        (3, 1, 1, 1),
         "{fds:?}"
     );
-    assert_eq!(kinds.len(), 5, "{fds:?}");
+    assert_eq!(kinds.len(), 6, "{fds:?}");
     // The standard descriptors are /dev/null or the log, never a file of
     // the parent's that could be written.
     for (n, t) in fds.iter().filter(|(n, _)| *n <= 2) {

@@ -12,6 +12,7 @@ use vpnd_proto::session::{Entropy, Session, SessionConfig};
 use zeroize::Zeroize;
 
 use crate::clock;
+use crate::console::Console;
 use crate::event_loop::{self, Exit, Io, LoopError};
 use crate::os_entropy::OsEntropy;
 use crate::report::Reporting;
@@ -73,6 +74,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
         max_key_age: start.config.max_key_age,
     };
     let offloads = start.offloads;
+    let console = start.console;
     let sandbox = Sandbox {
         root: start.config.chroot_dir.clone(),
         uid: start.uid,
@@ -81,7 +83,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     // The secret key leaves memory with the start message (SecretKey
     // zeroizes itself); only the precomputed shared key stays.
     drop(start);
-    let io = descriptors(fds, ipc, offloads)?;
+    let io = descriptors(fds, ipc, offloads, console)?;
     sandbox.enter()?;
     #[cfg(debug_assertions)]
     if let Some(action) = probe {
@@ -152,30 +154,41 @@ fn receive_start(ipc: &Channel) -> Result<(Box<Start>, Vec<OwnedFd>), ChildError
     }
 }
 
-fn descriptors(fds: Vec<OwnedFd>, ipc: Channel, offloads: Offloads) -> Result<Io, ChildError> {
+/// The descriptors of the start message: tun, UDP, stats and, with
+/// `console`, the console's.
+fn descriptors(
+    fds: Vec<OwnedFd>,
+    ipc: Channel,
+    offloads: Offloads,
+    console: bool,
+) -> Result<Io, ChildError> {
     let count = fds.len();
-    let mut it = fds.into_iter();
-    let (Some(tun), Some(udp), stats, None) = (it.next(), it.next(), it.next(), it.next()) else {
-        return Err(ChildError::BadStart(format!(
-            "{count} descriptors (expected tun, UDP and stats)"
-        )));
+    let wrong = || {
+        ChildError::BadStart(format!(
+            "{count} descriptors (expected tun, UDP, stats{})",
+            if console { " and the console" } else { "" }
+        ))
     };
+    if count != 3 + usize::from(console) {
+        return Err(wrong());
+    }
+    let mut it = fds.into_iter();
+    let (Some(tun), Some(udp), Some(stats)) = (it.next(), it.next(), it.next()) else {
+        return Err(wrong());
+    };
+    let input = it.next();
     for (what, fd) in [("tun", &tun), ("UDP", &udp)] {
         set_nonblocking(what, fd)?;
     }
-    let stats = match stats {
-        Some(fd) => {
-            set_nonblocking("stats", &fd)?;
-            Some(UnixListener::from(fd))
-        }
-        None => None,
-    };
+    set_nonblocking("stats", &stats)?;
     Ok(Io {
         tun,
         udp,
         ipc,
-        stats,
+        stats: Some(UnixListener::from(stats)),
         offloads,
+        // Left blocking: see console.rs.
+        console: input.map(Console::new),
     })
 }
 

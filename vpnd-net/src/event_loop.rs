@@ -26,6 +26,7 @@ use vpnd_proto::wire;
 
 use crate::addr;
 use crate::clock;
+use crate::console::{Command, Console};
 use crate::log_budget::{self, Allowance, LogBudget};
 use crate::report::{self, IoStats, Reporting};
 use crate::send_batch::SendBatch;
@@ -38,6 +39,7 @@ const TUN: Token = Token(0);
 const UDP: Token = Token(1);
 const IPC: Token = Token(2);
 const STATS: Token = Token(3);
+const CONSOLE: Token = Token(4);
 /// The stats connections waiting for their request take the tokens from
 /// here on.
 const STATS_PENDING: usize = 16;
@@ -64,6 +66,8 @@ pub struct Io {
     pub stats: Option<UnixListener>,
     /// What the parent enabled on the tun and the socket.
     pub offloads: Offloads,
+    /// The console of a vpnd in the foreground.
+    pub console: Option<Console>,
 }
 
 /// How the loop ended.
@@ -191,6 +195,17 @@ impl<E: Entropy> Loop<'_, E> {
                 Interest::READABLE,
             )?;
         }
+        // Input that epoll cannot watch (/dev/null, a file) is no console.
+        if let Some(c) = &self.io.console
+            && r.register(
+                &mut SourceFd(&c.input().as_raw_fd()),
+                CONSOLE,
+                Interest::READABLE,
+            )
+            .is_err()
+        {
+            self.io.console = None;
+        }
         let mut events = Events::with_capacity(16);
         // Edge-triggered: a descriptor stays "ready" until it would block.
         let (mut tun_ready, mut udp_ready, mut ipc_ready) = (false, false, true);
@@ -218,6 +233,7 @@ impl<E: Entropy> Loop<'_, E> {
                     UDP => udp_ready = true,
                     IPC => ipc_ready = true,
                     STATS => self.serve_stats(poll.registry(), None),
+                    CONSOLE => self.serve_console(poll.registry()),
                     t => self.serve_stats(poll.registry(), Some(t)),
                 }
             }
@@ -473,28 +489,45 @@ impl<E: Entropy> Loop<'_, E> {
                 ToChild::NetworkRefused { reason } => {
                     log::error!("the parent did not configure the network: {reason}")
                 }
-                ToChild::DumpState => {
-                    let dump =
-                        report::state_dump(self.session, clock::now(), self.reporting.max_key_age);
-                    for line in dump.lines() {
-                        log::info!("{line}");
-                    }
-                }
-                ToChild::SendDebugString { text } => {
-                    match self.session.send_debug_string(clock::now(), &text) {
-                        Ok(()) => log::debug!("sent to the peer: {}", text.escape_ascii()),
-                        Err(e) => log::warn!(
-                            "console line not sent to the peer: {}",
-                            e.name().replace('_', " ")
-                        ),
-                    }
-                }
+                ToChild::DumpState => self.dump_state(),
                 ToChild::Shutdown => {
                     self.session.close(clock::now());
                     self.flush()?;
                     return Ok(Some(Exit::Shutdown));
                 }
             }
+        }
+    }
+
+    /// Logs the state and every counter.
+    fn dump_state(&self) {
+        let dump = report::state_dump(self.session, clock::now(), self.reporting.max_key_age);
+        for line in dump.lines() {
+            log::info!("{line}");
+        }
+    }
+
+    /// Carries out the console's complete lines; forgets a closed console.
+    fn serve_console(&mut self, registry: &mio::Registry) {
+        let Some(console) = &mut self.io.console else {
+            return;
+        };
+        let commands = console.read();
+        for command in commands {
+            match command {
+                Command::Stats => self.dump_state(),
+                Command::Say(text) => match self.session.send_debug_string(clock::now(), &text) {
+                    Ok(()) => log::debug!("sent to the peer: {}", text.escape_ascii()),
+                    Err(e) => log::warn!(
+                        "console line not sent to the peer: {}",
+                        e.name().replace('_', " ")
+                    ),
+                },
+            }
+        }
+        if let Some(c) = self.io.console.take_if(|c| c.is_closed()) {
+            log::debug!("console: standard input closed");
+            let _ = registry.deregister(&mut SourceFd(&c.input().as_raw_fd()));
         }
     }
 

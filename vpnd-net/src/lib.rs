@@ -6,6 +6,7 @@
 mod addr;
 pub mod child;
 pub mod clock;
+pub mod console;
 pub mod event_loop;
 pub mod inherited;
 pub mod log_budget;

@@ -7,8 +7,8 @@
 //!
 //! The list is written for what this process does after the filter is in
 //! place: poll, receive and send datagrams and IPC frames, read and write
-//! the tun, accept stats connections, read the clock, draw random bytes,
-//! allocate, log, exit.
+//! the tun, accept stats connections, read the console, read the clock,
+//! draw random bytes, allocate, log, exit.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +44,11 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_epoll_pwait,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_epoll_wait,
+    // The console: a zero-timeout poll before each read of a descriptor
+    // that stays blocking.
+    libc::SYS_ppoll,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_poll,
     libc::SYS_read,
     libc::SYS_write,
     libc::SYS_writev,

@@ -81,6 +81,7 @@ fn start(
         ipc: ipc_loop,
         stats,
         offloads: Default::default(),
+        console: None,
     };
     let thread = std::thread::spawn(move || {
         let mut session = Session::new(config, vpnd_net::clock::now(), SeededEntropy::new(seed));

@@ -7,7 +7,6 @@
 
 pub mod cleanup;
 pub mod cli;
-pub mod console;
 pub mod daemonize;
 pub mod exec;
 pub mod ledger;

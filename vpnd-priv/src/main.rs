@@ -170,7 +170,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
         }
     };
     readiness.ready();
-    match parent.serve(signals, args.foreground) {
+    match parent.serve(signals) {
         Ended::Stopped => {
             log::info!("stopped; network unconfigured");
             ExitCode::SUCCESS

@@ -20,7 +20,6 @@ use vpnd_proto::config::Config;
 use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild};
 
 use crate::cleanup::Cleanup;
-use crate::console::{self, Console};
 use crate::ledger::Scope;
 use crate::netconf::{Change, Platform};
 use crate::nonce_file;
@@ -29,7 +28,6 @@ use crate::spawn::NetProcess;
 
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const CONSOLE: Token = Token(2);
 
 /// How long the network process has to stop after `Shutdown`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -195,9 +193,8 @@ impl<P: Platform> Parent<P> {
     /// Serves until the network process ends or a signal stops vpnd.
     /// `signals` were caught since [`catch_signals`], so one that came
     /// during the start is handled here, not lost.
-    /// With `console` (foreground), lines on standard input are commands.
-    pub fn serve(mut self, signals: Signals, console: bool) -> Ended {
-        match self.serve_loop(signals, console) {
+    pub fn serve(mut self, signals: Signals) -> Ended {
+        match self.serve_loop(signals) {
             Ok(ended) => ended,
             Err(e) => {
                 self.kill();
@@ -206,7 +203,7 @@ impl<P: Platform> Parent<P> {
         }
     }
 
-    fn serve_loop(&mut self, mut signals: Signals, console: bool) -> std::io::Result<Ended> {
+    fn serve_loop(&mut self, mut signals: Signals) -> std::io::Result<Ended> {
         vpnd_net::transport::set_nonblocking(self.net.channel.as_fd())?;
         let mut poll = Poll::new()?;
         poll.registry().register(
@@ -216,14 +213,6 @@ impl<P: Platform> Parent<P> {
         )?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
-        // Standard input that epoll cannot watch (/dev/null, a file) is
-        // no console.
-        let mut console = (console
-            && poll
-                .registry()
-                .register(&mut SourceFd(&0), CONSOLE, Interest::READABLE)
-                .is_ok())
-        .then(Console::default);
         let mut events = Events::with_capacity(8);
         let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
         let mut stop_deadline: Option<Instant> = None;
@@ -251,9 +240,6 @@ impl<P: Platform> Parent<P> {
                 );
                 self.kill();
                 return Ok(Ended::Stopped);
-            }
-            if events.iter().any(|e| e.token() == CONSOLE) {
-                self.serve_console(&mut console, poll.registry());
             }
             for signal in signals.pending() {
                 match signal {
@@ -290,22 +276,6 @@ impl<P: Platform> Parent<P> {
                     }
                 }
             }
-        }
-    }
-
-    /// Carries out the console's complete lines; forgets a closed console.
-    fn serve_console(&mut self, console: &mut Option<Console>, registry: &mio::Registry) {
-        let Some(c) = console else { return };
-        for command in c.read() {
-            match command {
-                console::Command::Stats => self.tell(&ToChild::DumpState),
-                console::Command::Say(text) => self.tell(&ToChild::SendDebugString { text }),
-            }
-        }
-        if c.is_closed() {
-            log::debug!("console: standard input closed");
-            let _ = registry.deregister(&mut SourceFd(&0));
-            *console = None;
         }
     }
 

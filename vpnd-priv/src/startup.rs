@@ -1,9 +1,10 @@
 //! The parent's start, as root: check the user and the chroot directory,
 //! resolve the peer, read the nonce files, write the pid file, create the
 //! tun (up while vpnd runs), the UDP socket and the stats socket, start
-//! the network process, hand it its configuration and descriptors, forget
-//! the secret key and wait for its greeting. Any failure undoes what was
-//! done ([`Cleanup`] is dropped).
+//! the network process, hand it its configuration and descriptors (in the
+//! foreground standard input too: the console), forget the secret key and
+//! wait for its greeting. Any failure undoes what was done ([`Cleanup`] is
+//! dropped).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, OwnedFd};
@@ -174,6 +175,12 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
             .parse()
             .map_err(|e| StartError::Child(format!("stats prefix: {e}")))?,
     };
+    // In the foreground, standard input is the console: the network
+    // process reads it, root does not.
+    let console = logging
+        .foreground
+        .then(|| std::io::stdin().as_fd().try_clone_to_owned().ok())
+        .flatten();
     let start = Start {
         version: IPC_VERSION,
         config,
@@ -185,8 +192,10 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         uid,
         gid,
         offloads,
+        console: console.is_some(),
     };
-    send_start(&parent, start, [tun, udp, OwnedFd::from(stats)])?;
+    let fds = [Some(tun), Some(udp), Some(OwnedFd::from(stats)), console];
+    send_start(&parent, start, fds.into_iter().flatten().collect())?;
     parent.await_hello(HELLO_TIMEOUT)?;
     Ok(parent)
 }
@@ -194,13 +203,13 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
 fn send_start<P: Platform>(
     parent: &Parent<P>,
     start: Start,
-    fds: [OwnedFd; 3],
+    fds: Vec<OwnedFd>,
 ) -> Result<(), StartError> {
     // The frame is wiped when dropped; the start message (and the secret
     // key in it) is dropped here, and SecretKey wipes itself.
     let frame = ipc::encode(&ToChild::Start(Box::new(start)))
         .map_err(|e| StartError::Child(format!("encoding the start message: {e}")))?;
-    let borrowed = fds.each_ref().map(|f| f.as_fd());
+    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
     parent
         .net
         .channel

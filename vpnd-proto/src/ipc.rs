@@ -78,7 +78,8 @@ pub enum ToParent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ToChild {
     /// The first message; the tun, UDP and stats descriptors travel with it
-    /// (SCM_RIGHTS). Boxed: it is much larger than the others.
+    /// (SCM_RIGHTS), and the console's when [`Start::console`] says so.
+    /// Boxed: it is much larger than the others.
     Start(Box<Start>),
     /// The last `NetworkUp` was applied.
     NetworkApplied,
@@ -87,14 +88,8 @@ pub enum ToChild {
         /// Why.
         reason: Refusal,
     },
-    /// Log the state and every counter (SIGUSR1, console `stats`).
+    /// Log the state and every counter (SIGUSR1).
     DumpState,
-    /// Send this line to the peer as a DEBUG_STRING (a console line that
-    /// is not a command); at most [`MAX_DEBUG_STRING`] bytes.
-    SendDebugString {
-        /// The text, without its newline.
-        text: Vec<u8>,
-    },
     /// Stop: persist the remote nonce, undo nothing (the parent does), exit.
     Shutdown,
 }
@@ -124,6 +119,9 @@ pub struct Start {
     pub gid: u32,
     /// What the kernel offloads on the descriptors sent with this message.
     pub offloads: Offloads,
+    /// A fourth descriptor follows the stats listener: the standard input
+    /// of a vpnd in the foreground, whose lines are console commands.
+    pub console: bool,
 }
 
 /// The offloads the parent enabled on the tun and the UDP socket (probed

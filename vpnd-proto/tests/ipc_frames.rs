@@ -59,6 +59,7 @@ fn start() -> Start {
         uid: 65534,
         gid: 65534,
         offloads: Default::default(),
+        console: true,
     }
 }
 
@@ -77,9 +78,6 @@ fn to_child() -> Vec<ToChild> {
             },
         },
         ToChild::DumpState,
-        ToChild::SendDebugString {
-            text: b"hello peer".to_vec(),
-        },
         ToChild::Shutdown,
     ]
 }

@@ -75,6 +75,7 @@ mod tests {
             uid: 65534,
             gid: 65534,
             offloads: Default::default(),
+            console: false,
         }
     }
 

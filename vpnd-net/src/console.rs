@@ -1,10 +1,13 @@
-//! The console of a vpnd in the foreground: lines typed on standard input.
-//! `stats` logs the state and counters; an empty line is ignored; any
-//! other line goes to the peer as a debug string, as the deployed vpnd
-//! does. Standard input is never made non-blocking (it may be the shell's
-//! terminal): it is read only when poll(2) says a read will not block.
+//! The console of a vpnd in the foreground: lines typed on the standard
+//! input the parent handed over at start. `stats` logs the state and
+//! counters; an empty line is ignored; any other line goes to the peer as
+//! a debug string, as the deployed vpnd does. The network process reads
+//! it, not root: what the terminal types is input like any other.
+//! The descriptor is never made non-blocking (it may share its open file
+//! with the shell's terminal, and the flag would be the shell's too): it
+//! is read only when poll(2) says a read will not block.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use vpnd_proto::ipc::MAX_DEBUG_STRING;
 
@@ -17,26 +20,41 @@ pub enum Command {
     Say(Vec<u8>),
 }
 
-/// Bytes read from standard input that do not yet end a line.
-#[derive(Debug, Default)]
+/// The console's descriptor and the bytes read from it that do not yet
+/// end a line.
+#[derive(Debug)]
 pub struct Console {
+    input: OwnedFd,
     pending: Vec<u8>,
     closed: bool,
 }
 
 impl Console {
-    /// True once standard input reached its end.
+    /// The console on `input` (the parent's standard input).
+    pub fn new(input: OwnedFd) -> Console {
+        Console {
+            input,
+            pending: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// The descriptor, to register with the poller.
+    pub fn input(&self) -> &OwnedFd {
+        &self.input
+    }
+
+    /// True once the input reached its end.
     pub fn is_closed(&self) -> bool {
         self.closed
     }
 
-    /// Reads what standard input has without blocking and returns the
+    /// Reads what the input has without blocking and returns the
     /// complete lines' commands.
     pub fn read(&mut self) -> Vec<Command> {
-        let stdin = std::io::stdin();
         let mut buf = [0u8; 4096];
-        while !self.closed && readable(&stdin) {
-            match rustix::io::read(stdin.as_fd(), &mut buf) {
+        while !self.closed && readable(&self.input) {
+            match rustix::io::read(self.input.as_fd(), &mut buf) {
                 Ok(0) => self.closed = true,
                 Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                 Err(rustix::io::Errno::INTR) => {}
@@ -105,11 +123,25 @@ mod tests {
 
     #[test]
     fn only_complete_lines_are_taken() {
-        let mut c = Console::default();
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        let mut c = Console::new(r);
         c.pending.extend_from_slice(b"stats\n\nhel");
         assert_eq!(c.take_lines(), vec![Command::Stats]);
         c.pending.extend_from_slice(b"lo\n");
         assert_eq!(c.take_lines(), vec![Command::Say(b"hello".to_vec())]);
         assert!(c.take_lines().is_empty());
+    }
+
+    #[test]
+    fn lines_are_read_as_they_come_and_the_end_is_seen() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let mut c = Console::new(r);
+        assert!(c.read().is_empty(), "nothing written: no read blocks");
+        rustix::io::write(&w, b"stats\nhel").unwrap();
+        assert_eq!(c.read(), vec![Command::Stats]);
+        rustix::io::write(&w, b"lo").unwrap();
+        drop(w);
+        assert_eq!(c.read(), vec![Command::Say(b"hello".to_vec())]);
+        assert!(c.is_closed());
     }
 }
