@@ -1,19 +1,31 @@
-//! vpnd: the command line and the privileged parent.
+//! vpnd: the command line and what each mode runs.
 //!
-//! Exit codes follow sysexits(3) and are chosen here only.
+//! This binary holds what needs no root: the command line, loading the
+//! configuration, `-n` (check it), `-s` (ask a running vpnd for its
+//! status), daemonizing and service-manager readiness. The daemon itself
+//! is the `vpnd_priv` library's start-up and loop; `--net-process` runs
+//! `vpnd_net`'s network process. Exit codes follow sysexits(3) and are
+//! chosen here only.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+mod daemonize;
+mod load;
+mod service_notify;
+mod status;
+
 use vpnd_net::logging::{self, Sink};
-use vpnd_priv::cli::Args;
-use vpnd_priv::daemonize::{self, Readiness};
-use vpnd_priv::load::{self, LoadError};
 use vpnd_priv::serve::{self, Ended};
 use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
+
+use crate::cli::Args;
+use crate::daemonize::Readiness;
+use crate::load::LoadError;
 
 /// sysexits.h codes.
 mod sysexits {
@@ -73,7 +85,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.status {
-        return match vpnd_priv::status::query(&loaded.config.stats_path) {
+        return match status::query(&loaded.config.stats_path) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
