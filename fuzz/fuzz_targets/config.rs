@@ -1,6 +1,7 @@
 //! Configuration files. Invariants: no panic; every error names a line
 //! of the file; a configuration that parses prints (secret included) to a
-//! text that parses to the same configuration.
+//! text that parses to the same configuration, and `stats_path` read
+//! alone is the one it holds.
 
 #![no_main]
 
@@ -16,6 +17,8 @@ fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz.conf");
     match config::parse(path, text) {
         Ok(c) => {
+            let alone = config::parse_stats_path(path, text).expect("stats_path alone parses");
+            assert_eq!(alone, c.stats_path);
             let printed = c.to_text(Secrets::Included);
             assert_eq!(config::parse(path, &printed).expect("printed parses"), c);
         }

@@ -1,25 +1,24 @@
-//! The privileged parent of vpnd: command line, configuration loading, the
-//! network changes it makes on the network process's behalf and the policy
-//! that decides which requests it grants.
+//! What vpnd does as root: the parent's start-up (tun, sockets, nonce and
+//! pid files, spawning the network process), serving the network
+//! process's requests under the policy, running the commands that change
+//! the network, and the ledger that undoes them.
 //!
-//! A library beside the `vpnd` binary so that every pure part (command
-//! builders, policy, undo ledger) is unit-tested on every platform.
+//! The `vpnd` binary (`src/bin/vpnd/`) holds what needs no root: the
+//! command line, loading the configuration, `vpnd -n` and `vpnd -s`,
+//! daemonizing and service-manager readiness; it calls [`startup::start`]
+//! and [`serve`]. A library so that every pure part (command builders,
+//! policy, undo ledger) is unit-tested on every platform.
 
 pub mod cleanup;
-pub mod cli;
-pub mod daemonize;
 pub mod exec;
 pub mod ledger;
-pub mod load;
 pub mod netconf;
 pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
 pub mod serve;
-pub mod service_notify;
 pub mod sockets;
 pub mod spawn;
 pub mod startup;
-pub mod status;
 #[cfg(target_os = "linux")]
 pub mod tun;

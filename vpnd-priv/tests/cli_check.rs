@@ -1,7 +1,10 @@
-//! The command line without the daemon: -V, -n on good and bad files.
+//! The command line without the daemon: -V, -n on good and bad files, -s
+//! reading only the stats socket's path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -168,5 +171,55 @@ fn the_sample_configurations_check_once_keys_are_filled_in() {
         assert!(out.status.success(), "{role}: {out:?}");
         assert!(stdout.contains(&format!("role: {role}\n")), "{stdout}");
         assert!(stdout.ends_with("configuration OK\n"), "{stdout}");
+    }
+}
+
+/// `vpnd -s` reads `stats_path` alone: with a key that is malformed or
+/// missing, which `vpnd -n` refuses, it still asks the socket and prints
+/// the answer, or names the socket when nobody listens there.
+#[test]
+fn status_reads_the_socket_path_without_a_valid_key() {
+    let dir = TempDir::new("status");
+    let bad_key = GOOD.replace("845b920bda", "not-a-key-");
+    let no_key: String = GOOD
+        .lines()
+        .filter(|l| !l.starts_with("local_sk"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (name, text) in [("bad-key", bad_key), ("no-key", no_key)] {
+        let socket = dir.0.join(format!("{name}.sock"));
+        let text = format!("{text}stats_path: {}\n", socket.display());
+        let path = dir.file(&format!("{name}.conf"), &text, 0o600);
+        let out = check(&path, &[]);
+        assert_eq!(out.status.code(), Some(78), "{name}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("local_sk"),
+            "{name}: {out:?}"
+        );
+
+        let listener = UnixListener::bind(&socket).unwrap();
+        let daemon = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            stream.read_to_end(&mut request).unwrap();
+            stream.write_all(b"vpnd: the status\n").unwrap();
+            request
+        });
+        let out = vpnd(&["-s", "-c", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "vpnd: the status\n");
+        assert_eq!(daemon.join().unwrap(), b"status\n");
+
+        std::fs::remove_file(&socket).unwrap();
+        let out = vpnd(&["-s", "-c", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(69), "{name}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "cannot connect to the stats socket {}",
+                socket.display()
+            )),
+            "{name}: {err}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use vpnd_crypto::{PublicKey, SecretKey};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{PARAMS as PARAMETERS, parse};
+pub use parse::{PARAMS as PARAMETERS, parse, parse_stats_path};
 pub use print::Secrets;
 pub use values::{RemoteHost, StatsPrefix, UserName};
 

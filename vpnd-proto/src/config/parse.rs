@@ -1,4 +1,5 @@
-//! The parser: `name: value` lines into a [`Config`], every error at once.
+//! The parser: `name: value` lines into a [`Config`] (or `stats_path`
+//! alone), every error at once.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -64,21 +65,21 @@ const MAX_SOCKET_PATH: usize = 107;
 /// does); unlike the deployed peer, blanks and CR around values are
 /// removed, and anything unknown, repeated or malformed is an error (W11).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    let mut p = Parser {
-        path,
-        entries: BTreeMap::new(),
-        errors: Vec::new(),
-    };
-    for (i, line) in text.split('\n').enumerate() {
-        p.line(i + 1, line);
-    }
+    let mut p = Parser::scan(path, text);
     let config = p.build();
-    let mut errors = p.errors;
-    errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
-    match config {
-        Some(c) if errors.is_empty() => Ok(c),
-        _ => Err(ConfigErrors(errors)),
-    }
+    p.finish(config)
+}
+
+/// `stats_path` alone (its default when unset), for asking a running vpnd
+/// its status: every line is checked as [`parse`] checks it (`name:
+/// value`, known names, none repeated or empty), but no other value is
+/// read and no required parameter looked for, so the secret key is never
+/// decoded and a file whose key is missing or malformed still names its
+/// socket.
+pub fn parse_stats_path(path: &Path, text: &str) -> Result<PathBuf, ConfigErrors> {
+    let mut p = Parser::scan(path, text);
+    let stats_path = p.stats_path();
+    p.finish(stats_path)
 }
 
 struct Entry<'a> {
@@ -93,6 +94,29 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// Every line of `text` taken apart into `entries`, or an error.
+    fn scan(path: &'a Path, text: &'a str) -> Parser<'a> {
+        let mut p = Parser {
+            path,
+            entries: BTreeMap::new(),
+            errors: Vec::new(),
+        };
+        for (i, line) in text.split('\n').enumerate() {
+            p.line(i + 1, line);
+        }
+        p
+    }
+
+    /// What was read, if nothing was wrong; else every error in line order.
+    fn finish<T>(self, read: Option<T>) -> Result<T, ConfigErrors> {
+        let mut errors = self.errors;
+        errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+        match read {
+            Some(value) if errors.is_empty() => Ok(value),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
     fn error(
         &mut self,
         line: Option<usize>,
@@ -245,7 +269,7 @@ impl<'a> Parser<'a> {
         );
         let user = self.or("user", "_vpnd".parse().ok()?, text);
         let chroot_dir = self.or("chroot_dir", "/var/empty".into(), path);
-        let stats_path = self.or("stats_path", "/var/run/vpnd_stats.sock".into(), socket_path);
+        let stats_path = self.stats_path();
         let pid_file = self.or("pid_file", "/var/run/vpnd.pid".into(), path);
         let mtu = self.get("mtu", |v| number(v, 576, 1500).map(|n| n as u16));
         let stats_prefix = match (self.entries.contains_key("stats_prefix"), stats_prefix) {
@@ -275,6 +299,10 @@ impl<'a> Parser<'a> {
             pid_file: pid_file?,
             mtu,
         })
+    }
+
+    fn stats_path(&mut self) -> Option<PathBuf> {
+        self.or("stats_path", "/var/run/vpnd_stats.sock".into(), socket_path)
     }
 
     fn role_config(&mut self, role: Role) -> Option<RoleConfig> {

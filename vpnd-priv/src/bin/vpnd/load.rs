@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use vpnd_proto::config::{self, Config, ConfigErrors};
 use zeroize::Zeroizing;
 
-/// A configuration read and parsed.
+/// What was read from a configuration file: the whole [`Config`], or for
+/// `vpnd -s` only its `stats_path`.
 #[derive(Debug)]
-pub struct Loaded {
-    /// The configuration.
-    pub config: Config,
+pub struct Loaded<T> {
+    /// The configuration, or the part of it asked for.
+    pub read: T,
     /// Things to warn about (the file is readable by others, ...).
     pub warnings: Vec<String>,
 }
@@ -36,7 +37,21 @@ pub enum LoadError {
 const MAX_CONFIG: u64 = 64 * 1024;
 
 /// Reads and parses `path`.
-pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+pub fn load(path: &Path) -> Result<Loaded<Config>, LoadError> {
+    load_with(path, config::parse)
+}
+
+/// Reads `path` for its `stats_path` alone: the secret key is not decoded,
+/// and a file without a valid one still names its socket.
+pub fn load_stats_path(path: &Path) -> Result<Loaded<PathBuf>, LoadError> {
+    load_with(path, config::parse_stats_path)
+}
+
+/// Reads `path` and hands its text to `parse`.
+fn load_with<T>(
+    path: &Path,
+    parse: impl FnOnce(&Path, &str) -> Result<T, ConfigErrors>,
+) -> Result<Loaded<T>, LoadError> {
     let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
@@ -55,7 +70,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             format!("not UTF-8 text (byte {})", e.valid_up_to()),
         ))
     })?;
-    let config = config::parse(path, text).map_err(LoadError::Invalid)?;
+    let read = parse(path, text).map_err(LoadError::Invalid)?;
     let mut warnings = Vec::new();
     if meta.mode() & 0o077 != 0 {
         warnings.push(format!(
@@ -64,5 +79,5 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             meta.mode() & 0o7777
         ));
     }
-    Ok(Loaded { config, warnings })
+    Ok(Loaded { read, warnings })
 }

@@ -1,19 +1,32 @@
-//! vpnd: the command line and the privileged parent.
+//! vpnd: the command line and what each mode runs.
 //!
-//! Exit codes follow sysexits(3) and are chosen here only.
+//! This binary holds what needs no root: the command line, loading the
+//! configuration, `-n` (check it), `-s` (ask a running vpnd for its
+//! status), daemonizing and service-manager readiness. The daemon itself
+//! is the `vpnd_priv` library's start-up and loop; `--net-process` runs
+//! `vpnd_net`'s network process. Exit codes follow sysexits(3) and are
+//! chosen here only.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+mod daemonize;
+mod load;
+mod service_notify;
+mod status;
+
 use vpnd_net::logging::{self, Sink};
-use vpnd_priv::cli::Args;
-use vpnd_priv::daemonize::{self, Readiness};
-use vpnd_priv::load::{self, LoadError};
 use vpnd_priv::serve::{self, Ended};
 use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
+
+use crate::cli::Args;
+use crate::daemonize::Readiness;
+use crate::load::{LoadError, Loaded};
 
 /// sysexits.h codes.
 mod sysexits {
@@ -49,42 +62,59 @@ fn main() -> ExitCode {
         vpnd_net::inherited::close_from(vpnd_net::child::IPC_FD + 1);
         return net_process(&args);
     }
-    let loaded = match load::load(&args.config) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("vpnd: {e}");
-            return ExitCode::from(match e {
-                LoadError::Read { .. } => sysexits::EX_NOINPUT,
-                LoadError::Invalid(_) => sysexits::EX_CONFIG,
-            });
-        }
-    };
-    for warning in &loaded.warnings {
-        eprintln!("vpnd: warning: {warning}");
+    if args.status {
+        // Only the socket's path is read: -s needs no key.
+        return match loaded(load::load_stats_path(&args.config)) {
+            Ok(stats_path) => status(&stats_path),
+            Err(code) => code,
+        };
     }
+    let config = match loaded(load::load(&args.config)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     if args.check {
         if args.verbose > 0 {
-            print!(
-                "{}",
-                loaded.config.to_text(vpnd_proto::config::Secrets::Redacted)
-            );
+            print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
         }
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
     }
-    if args.status {
-        return match vpnd_priv::status::query(&loaded.config.stats_path) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
+    run(&args, config)
+}
+
+/// What was read, its warnings printed; or the error printed and its exit
+/// code.
+fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
+    match load {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("vpnd: warning: {warning}");
             }
-            Err(e) => {
-                eprintln!("vpnd: {e}");
-                ExitCode::from(sysexits::EX_UNAVAILABLE)
-            }
-        };
+            Ok(loaded.read)
+        }
+        Err(e) => {
+            eprintln!("vpnd: {e}");
+            Err(ExitCode::from(match e {
+                LoadError::Read { .. } => sysexits::EX_NOINPUT,
+                LoadError::Invalid(_) => sysexits::EX_CONFIG,
+            }))
+        }
     }
-    run(&args, loaded.config)
+}
+
+/// `vpnd -s`: the status block of the vpnd listening on `stats_path`.
+fn status(stats_path: &Path) -> ExitCode {
+    match status::query(stats_path) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vpnd: {e}");
+            ExitCode::from(sysexits::EX_UNAVAILABLE)
+        }
+    }
 }
 
 /// Where both processes log: stderr with `-f`, syslog otherwise.

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::os::unix::net::UnixDatagram;
 
 /// The service manager's socket, if it gave one.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ServiceNotify {
     socket: Option<OsString>,
 }
@@ -17,31 +17,33 @@ impl ServiceNotify {
     /// From `NOTIFY_SOCKET` (a path, or `@name` for Linux's abstract
     /// namespace).
     pub fn from_env() -> ServiceNotify {
+        ServiceNotify::from_value(std::env::var_os("NOTIFY_SOCKET"))
+    }
+
+    /// From the value of `NOTIFY_SOCKET`: unset or empty names no socket.
+    fn from_value(value: Option<OsString>) -> ServiceNotify {
         ServiceNotify {
-            socket: std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()),
+            socket: value.filter(|s| !s.is_empty()),
         }
     }
 
     /// Start-up is done.
     pub fn ready(&self) {
-        self.send(&format!("READY=1\nMAINPID={}\n", std::process::id()));
+        let _ = self.send(&format!("READY=1\nMAINPID={}\n", std::process::id()));
     }
 
     /// Start-up failed with `message`.
     pub fn failed(&self, message: &str) {
         let one_line = message.replace('\n', " ");
-        self.send(&format!("STATUS={one_line}\n"));
+        let _ = self.send(&format!("STATUS={one_line}\n"));
     }
 
-    fn send(&self, text: &str) {
-        let Some(socket) = &self.socket else {
-            return;
-        };
-        let Ok(sock) = UnixDatagram::unbound() else {
-            return;
-        };
-        // Best effort: the service manager only loses a status line.
-        let _ = send_to(&sock, socket, text.as_bytes());
+    /// Sends `text` if a socket was named: `None` when none was, else
+    /// what sending gave. Best effort: the callers drop a failure, as the
+    /// service manager only loses a status line.
+    fn send(&self, text: &str) -> Option<std::io::Result<usize>> {
+        let socket = self.socket.as_ref()?;
+        Some(UnixDatagram::unbound().and_then(|sock| send_to(&sock, socket, text.as_bytes())))
     }
 }
 
@@ -86,7 +88,37 @@ mod tests {
     }
 
     #[test]
-    fn without_a_socket_nothing_happens() {
-        ServiceNotify::default().ready();
+    fn without_a_socket_nothing_is_sent() {
+        for unset in [None, Some(OsString::new())] {
+            let n = ServiceNotify::from_value(unset);
+            assert!(n.socket.is_none());
+            assert!(n.send("READY=1\n").is_none());
+        }
+    }
+
+    #[test]
+    fn a_socket_nobody_listens_on_is_an_error_dropped() {
+        let n = ServiceNotify::from_value(Some("/nonexistent/notify".into()));
+        assert!(matches!(n.send("READY=1\n"), Some(Err(_))));
+        n.ready();
+        n.failed("peer: does not resolve");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_abstract_socket_is_reached() {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::SocketAddr;
+        let name = format!("vpnd-notify-test-{}", std::process::id());
+        let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let manager = UnixDatagram::bind_addr(&address).unwrap();
+        let n = ServiceNotify::from_value(Some(format!("@{name}").into()));
+        n.ready();
+        let mut buf = [0u8; 256];
+        let len = manager.recv(&mut buf).unwrap();
+        assert_eq!(
+            &buf[..len],
+            format!("READY=1\nMAINPID={}\n", std::process::id()).as_bytes()
+        );
     }
 }

@@ -33,7 +33,8 @@ pub struct Args {
 
     /// Print the status of the vpnd running with this configuration (role,
     /// state, peer, session and key age, traffic, drops by reason), asked
-    /// over its stats socket, and exit.
+    /// over its stats socket, and exit. Only stats_path is read from the
+    /// file: the secret key need not be valid.
     #[arg(short = 's', long = "status", conflicts_with = "check")]
     pub status: bool,
 
