@@ -1,6 +1,6 @@
 //! A network process that breaks the IPC protocol (a stand-in binary
 //! behind the real parent): the parent kills it, undoes every network
-//! change, removes its pid file and exits non-zero (STYLE.md, "The
+//! change, removes its pid file and exits non-zero (doc/design.md, "The
 //! privilege boundary").
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -2,7 +2,7 @@
 //!
 //! Everything vpnd needs from NaCl, and nothing else: no I/O, no clock, no
 //! allocation on the packet path. The wire layout these types serve is
-//! `PROTOCOL.md`: nonce (24) ‖ MAC (16) ‖ sealed type and body.
+//! `doc/protocol.md` "Datagrams": nonce (24) ‖ MAC (16) ‖ sealed type and body.
 
 mod hex;
 mod keys;

@@ -31,7 +31,7 @@ impl Nonce {
     }
 
     /// The starting counter of a process that has no usable nonce file
-    /// (PROTOCOL.md, W8): random low 16 bytes, the Unix time in seconds in
+    /// (doc/protocol.md "Nonces", W8): random low 16 bytes, the Unix time in seconds in
     /// the 8 most significant bytes, so a restart starts above what the
     /// previous run sent even without a file.
     pub fn from_time_and_random(unix_secs: u64, random: [u8; 16]) -> Self {

@@ -35,7 +35,7 @@ pub enum KeygenError {
     Stdout(std::io::Error),
 }
 
-/// The four lines of PROTOCOL.md "vpnd-keygen" (the 1.1.7 format): the
+/// The four lines of doc/protocol.md "vpnd-keygen" (the 1.1.7 format): the
 /// first pair goes into the local vpnd.conf, the second into the peer's.
 /// Wiped when dropped: it holds the secret key.
 pub fn keypair_text(pair: &KeyPair) -> Zeroizing<String> {

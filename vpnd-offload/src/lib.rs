@@ -2,7 +2,7 @@
 //!
 //! With TSO the kernel hands vpnd TCP packets of up to 64 KB, and takes
 //! such packets back; the wire must carry one MTU-sized inner packet per
-//! DATA datagram (PROTOCOL.md), so deployed peers see nothing new.
+//! DATA datagram (doc/protocol.md "Message types"), so deployed peers see nothing new.
 //! [`Segments`] splits what the tun hands over; [`Coalescer`] joins the
 //! consecutive segments of a TCP flow that came from the peer into one
 //! large packet for the tun. Both work in caller-provided buffers and

@@ -23,7 +23,7 @@ use vpnd_proto::wire::Pushed;
 use crate::netconf::{Change, Family};
 
 /// The tun MTU that lets a 1500-byte-path datagram carry a full inner
-/// packet unfragmented (PROTOCOL.md, W21): 1500 - 20 (IPv4) - 8 (UDP) - 41.
+/// packet unfragmented (doc/protocol.md "Roles", W21): 1500 - 20 (IPv4) - 8 (UDP) - 41.
 pub const MTU_IPV4_PEER: u16 = 1431;
 /// The same over IPv6 (40-byte header).
 pub const MTU_IPV6_PEER: u16 = 1411;

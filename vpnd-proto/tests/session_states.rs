@@ -1,4 +1,4 @@
-//! Each state's reaction to each message (DEPLOYED.md 5.2 with PROTOCOL.md's
+//! Each state's reaction to each message (doc/deployed-peer.md 5.2 with doc/protocol.md's
 //! improvements), driven by a scripted peer that seals by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -21,7 +21,7 @@ pub use values::{RemoteHost, StatsPrefix, UserName};
 
 use crate::net::{IfName, Prefix, ResolvDomain};
 
-/// The three roles (PROTOCOL.md "Roles").
+/// The three roles (doc/protocol.md "Roles").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     /// One of two site gateways.

@@ -15,8 +15,8 @@ pub(crate) enum KeyUsed {
     Static,
 }
 
-/// Every key of a session (DEPLOYED.md section 4, plus the previous key of
-/// PROTOCOL.md step 12).
+/// Every key of a session (doc/deployed-peer.md section 4, plus the previous key of
+/// doc/protocol.md step 12).
 #[derive(Debug)]
 pub(crate) struct KeySet {
     /// From `local_sk` and `remote_pk`: starts every session.

@@ -2,7 +2,7 @@
 
 use vpnd_crypto::Nonce;
 
-/// The starting send counter (PROTOCOL.md "Nonces", W8): the nonce file's
+/// The starting send counter (doc/protocol.md "Nonces", W8): the nonce file's
 /// value, or a fresh one whose most significant bytes hold the Unix time,
 /// whichever is larger, so a restart starts above anything sent before even
 /// when the file was lost.

@@ -89,7 +89,7 @@ impl<E: Entropy> Session<E> {
         let restarted = match used {
             // A static-key PEER_INFO while ephemeral keys are in use: the
             // window let it through, so it is newer than anything the peer
-            // sent before (PROTOCOL.md step 11).
+            // sent before (doc/protocol.md step 11).
             KeyUsed::Static => true,
             // The first handshake, still on the static key.
             KeyUsed::Current if !self.keys.ephemeral => match self.state {
@@ -124,7 +124,7 @@ impl<E: Entropy> Session<E> {
         Ok(None)
     }
 
-    /// The election of PROTOCOL.md step 2: the smaller id is master.
+    /// The election of doc/protocol.md step 2: the smaller id is master.
     pub(super) fn elect(&mut self, now: Timestamp, their_id: u32) {
         if self.peer_id < their_id {
             self.enter(now, State::MasterKeyStale);

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a session stands (PROTOCOL.md, "The session").
+/// Where a session stands (doc/protocol.md "The session").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum State {
     /// host-gw only: silent, waiting for a client's first authentic PEER_INFO.

@@ -1,4 +1,4 @@
-//! The session's counters: what PROTOCOL.md's statistics print, and every
+//! The session's counters: what doc/protocol.md "Statistics" prints, and every
 //! reason a datagram or packet was dropped.
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Timers and state entry: what each state does when entered or when a
-//! timer fires (DEPLOYED.md 5.1 and 5.3, with PROTOCOL.md's improvements).
+//! timer fires (doc/deployed-peer.md 5.1 and 5.3, with doc/protocol.md's improvements).
 
 use super::timer::Timer;
 use super::{
@@ -75,7 +75,7 @@ impl<E: Entropy> Session<E> {
         }
     }
 
-    /// Enters `to` and runs its entry actions (DEPLOYED.md 5.1).
+    /// Enters `to` and runs its entry actions (doc/deployed-peer.md 5.1).
     pub(super) fn enter(&mut self, now: Timestamp, to: State) {
         let from = self.state;
         self.state = to;

@@ -1,4 +1,4 @@
-//! The wire format of PROTOCOL.md, byte for byte: framing, message types,
+//! The wire format of doc/protocol.md, byte for byte: framing, message types,
 //! sealing and opening in place.
 //!
 //! ```text
