@@ -480,15 +480,13 @@ impl<E: Entropy> Loop<'_, E> {
                         log::info!("{line}");
                     }
                 }
-                ToChild::SendDebugString { text } => {
-                    match self.session.send_debug_string(clock::now(), &text) {
-                        Ok(()) => log::debug!("sent to the peer: {}", text.escape_ascii()),
-                        Err(e) => log::warn!(
-                            "console line not sent to the peer: {}",
-                            e.name().replace('_', " ")
-                        ),
-                    }
-                }
+                ToChild::SendDebugString { text } => match self.session.send_debug_string(&text) {
+                    Ok(()) => log::debug!("sent to the peer: {}", text.escape_ascii()),
+                    Err(e) => log::warn!(
+                        "console line not sent to the peer: {}",
+                        e.name().replace('_', " ")
+                    ),
+                },
                 ToChild::Shutdown => {
                     self.session.close(clock::now());
                     self.flush()?;

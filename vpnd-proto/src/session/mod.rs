@@ -228,7 +228,7 @@ impl<E: Entropy> Session<E> {
     }
 
     /// Sends `text` to the peer as a DEBUG_STRING (the console's lines).
-    pub fn send_debug_string(&mut self, now: Timestamp, text: &[u8]) -> Result<(), DropReason> {
+    pub fn send_debug_string(&mut self, text: &[u8]) -> Result<(), DropReason> {
         if !self.keys.ephemeral || self.peer.is_none() {
             return Err(DropReason::NoSession);
         }
@@ -240,7 +240,7 @@ impl<E: Entropy> Session<E> {
         body.extend_from_slice(text);
         body.push(0);
         self.stats.tx_data_bytes += body.len() as u64;
-        self.send_control(now, MessageType::DebugString, &body);
+        self.send_control(MessageType::DebugString, &body);
         Ok(())
     }
 
