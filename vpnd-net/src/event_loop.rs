@@ -3,12 +3,13 @@
 //!
 //! The data path reads until the descriptor would block, in batches (so
 //! that one busy direction cannot starve the other): datagrams (joined by
-//! the kernel's GRO where it can) are opened in place in one preallocated
-//! buffer and written to the tun, TCP segments joined (`tun_io`); tun
-//! packets, split first when the tun hands over 64 KB (TSO), are sealed in
-//! place into a preallocated batch sent with UDP_SEGMENT or one sendmmsg
-//! (`send_batch`). Nothing is allocated, logged or sent over IPC per
-//! packet.
+//! the kernel's GRO where it can, cut apart by `udp::recv`) are opened in
+//! place in one preallocated buffer and written to the tun, TCP segments
+//! joined (`tun_io`); tun packets (split by `tun_io` when the tun hands
+//! over 64 KB) are sealed in place into a preallocated batch that also
+//! carries the session's control datagrams, in order, and leaves with
+//! UDP_SEGMENT or one sendmmsg (`outbound`, `udp::send_batch`). Nothing is
+//! allocated, logged or sent over IPC per packet.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -18,22 +19,19 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
-use rustix::net::{SendFlags, sendto};
-use vpnd_offload::Segments;
 use vpnd_proto::ipc::{self, IpcError, NonceSlot, Offloads, ToChild, ToParent};
 use vpnd_proto::session::{Entropy, Event, Session};
-use vpnd_proto::wire;
 
-use crate::addr;
 use crate::clock;
 use crate::console::{Command, Console};
 use crate::log_budget::{self, Allowance, LogBudget};
+use crate::outbound::{Outbound, Sealer};
 use crate::report::{self, IoStats, Reporting};
-use crate::send_batch::SendBatch;
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
-use crate::tun_io::TunWriter;
-use crate::udp_recv::UdpReceiver;
+use crate::tun_io::{TunRead, TunReader, TunWriter};
+use crate::udp::recv::UdpReceiver;
+use crate::udp::send_batch::BATCH;
 
 const TUN: Token = Token(0);
 const UDP: Token = Token(1);
@@ -43,14 +41,6 @@ const CONSOLE: Token = Token(4);
 /// The stats connections waiting for their request take the tokens from
 /// here on.
 const STATS_PENDING: usize = 16;
-
-/// Reads (or receives) from one descriptor before the others get a turn.
-const BATCH: usize = 64;
-
-/// Room for a tun packet after the datagram header: one byte more than a
-/// body may hold, so an oversized packet is seen (and counted by the
-/// session), never cut to size.
-const ROOM: usize = wire::BODY_OFFSET + wire::MAX_BODY + 1;
 
 /// The descriptors the loop serves.
 #[derive(Debug)]
@@ -104,13 +94,10 @@ struct Loop<'a, E: Entropy> {
     io: Io,
     stats: Option<StatsServer>,
     reporting: &'a Reporting,
-    udp_is_v6: bool,
-    rx: UdpReceiver,
+    udp_in: UdpReceiver,
+    tun_in: TunReader,
     tun_out: TunWriter,
-    /// A whole frame from a tun with the virtio-net header (`None`: bare
-    /// packets are read straight into the send batch).
-    tun_frame: Option<Box<[u8]>>,
-    out: SendBatch,
+    out: Outbound,
     frame: Box<FrameBuffer>,
     io_stats: IoStats,
     peer_lines: LogBudget,
@@ -136,13 +123,10 @@ pub fn run<E: Entropy>(
         io,
         stats,
         reporting,
-        udp_is_v6,
-        rx: UdpReceiver::new(offloads.udp_gro),
-        tun_out: TunWriter::new(offloads.tun_vnet_hdr, offloads.tun_tso),
-        tun_frame: offloads
-            .tun_vnet_hdr
-            .then(|| vec![0u8; vpnd_offload::MAX_FRAME].into_boxed_slice()),
-        out: SendBatch::new(offloads.udp_gso),
+        udp_in: UdpReceiver::new(),
+        tun_in: TunReader::new(offloads.tun_framing),
+        tun_out: TunWriter::new(offloads.tun_framing, offloads.tun_tso),
+        out: Outbound::new(offloads.udp_gso, udp_is_v6),
         frame: Box::new([0; ipc::MAX_FRAME + 1]),
         io_stats: IoStats {
             offloads,
@@ -263,8 +247,8 @@ impl<E: Entropy> Loop<'_, E> {
         let now = clock::now();
         let mut more = true;
         for _ in 0..BATCH {
-            let got = match self.rx.recv(&self.io.udp) {
-                Ok(Some(got)) => got,
+            let datagrams = match self.udp_in.recv(&self.io.udp) {
+                Ok(Some(datagrams)) => datagrams,
                 Ok(None) => continue,
                 Err(Errno::AGAIN) => {
                     more = false;
@@ -273,18 +257,11 @@ impl<E: Entropy> Loop<'_, E> {
                 // ICMP errors surface here (a peer not yet listening).
                 Err(_) => continue,
             };
-            let buf = self.rx.buf_mut();
-            let mut start = 0;
-            loop {
-                let end = (start + got.segment).min(got.len);
-                let datagram = &mut buf[start..end];
-                if let Ok(Some(range)) = self.session.handle_datagram(now, got.from, datagram) {
+            let from = datagrams.from;
+            for datagram in datagrams {
+                if let Ok(Some(range)) = self.session.handle_datagram(now, from, datagram) {
                     self.tun_out
                         .deliver(&self.io.tun, datagram, range, &mut self.io_stats);
-                }
-                start = end;
-                if start >= got.len {
-                    break;
                 }
             }
         }
@@ -292,120 +269,45 @@ impl<E: Entropy> Loop<'_, E> {
         more
     }
 
-    /// Up to a batch of tun reads, sealed into the send batch and sent
-    /// together; true if more may be waiting.
+    /// Up to a batch of tun reads (and no more than two batches of
+    /// packets, large ones split), sealed behind the control datagrams
+    /// queued before them and sent together; true if more may be waiting.
     fn seal_tun_packets(&mut self) -> bool {
-        let now = clock::now();
-        // Control datagrams queued before these packets leave before them:
-        // a KEY_READY must precede the first DATA under the new key.
-        self.send_queued();
-        let more = match self.tun_frame.take() {
-            Some(mut frame) => {
-                let more = self.seal_frames(now, &mut frame);
-                self.tun_frame = Some(frame);
-                more
-            }
-            None => self.seal_packets(now),
+        let mut sealer = Sealer {
+            session: self.session,
+            out: &mut self.out,
+            udp: &self.io.udp,
+            io: &mut self.io_stats,
+            now: clock::now(),
         };
-        self.send_batch();
-        more
-    }
-
-    /// Bare packets, read straight into the batch's slots.
-    fn seal_packets(&mut self, now: vpnd_proto::Timestamp) -> bool {
-        while !self.out.is_full() {
-            let slot = self.out.next_slot();
-            match rustix::io::read(&self.io.tun, &mut slot[wire::BODY_OFFSET..ROOM]) {
-                Ok(n) => self.seal_slot(now, n),
-                Err(_) => return false,
-            }
-        }
-        true
-    }
-
-    /// Frames with the virtio-net header, each split into the segments
-    /// the wire carries (one, unless the kernel handed over a large
-    /// packet).
-    fn seal_frames(&mut self, now: vpnd_proto::Timestamp, frame: &mut [u8]) -> bool {
-        let mut sealed = 0;
+        let (mut more, mut packets) = (true, 0);
         for _ in 0..BATCH {
-            let n = match rustix::io::read(&self.io.tun, &mut frame[..]) {
-                Ok(n) => n,
-                Err(_) => return false,
-            };
-            let Ok(mut segments) = Segments::new(&mut frame[..n]) else {
-                self.io_stats.offload_refused += 1;
-                continue;
-            };
-            let mut pieces = 0;
-            while let Some(len) =
-                segments.next_into(&mut self.out.next_slot()[wire::BODY_OFFSET..ROOM])
-            {
-                self.seal_slot(now, len);
-                pieces += 1;
-                if self.out.is_full() {
-                    self.send_batch();
+            match self.tun_in.read(&self.io.tun, &mut sealer) {
+                Ok(TunRead::Packets(n)) => {
+                    if n > 1 {
+                        sealer.io.offload_split += 1;
+                    }
+                    packets += n;
+                }
+                Ok(TunRead::Refused(_)) => sealer.io.offload_refused += 1,
+                Err(_) => {
+                    more = false;
+                    break;
                 }
             }
-            if pieces > 1 {
-                self.io_stats.offload_split += 1;
-            }
-            sealed += pieces;
-            if sealed >= 2 * BATCH {
+            if packets >= 2 * BATCH {
                 break;
             }
         }
-        true
-    }
-
-    /// Seals the packet of `n` bytes in the next slot and keeps it.
-    fn seal_slot(&mut self, now: vpnd_proto::Timestamp, n: usize) {
-        let Ok(len) = self
-            .session
-            .seal_packet(now, &mut self.out.next_slot()[..], n)
-        else {
-            return;
-        };
-        if self.session.has_transmits() {
-            // Sealing this packet queued control datagrams (a rotation
-            // began): they go before it, after the packets before it
-            // (the batch keeps the slot being filled).
-            self.send_batch();
-            self.send_queued();
-        }
-        self.out.commit(len);
-    }
-
-    /// Sends the sealed batch to the peer.
-    fn send_batch(&mut self) {
-        let Some(peer) = self.session.peer() else {
-            self.out.clear();
-            return;
-        };
-        let to = addr::for_socket(peer, self.udp_is_v6);
-        let sent = self.out.send(&self.io.udp, to);
-        self.io_stats.udp_send_errors += sent.refused;
-        if let Some(errno) = sent.gso_failed {
-            self.io_stats.offloads.udp_gso = false;
-            log::warn!(
-                "UDP segmentation refused by the kernel ({errno}): datagrams now leave one by one"
-            );
-        }
-    }
-
-    /// Sends the datagrams the session queued, in order.
-    fn send_queued(&mut self) {
-        while let Some(t) = self.session.poll_transmit() {
-            let to = addr::for_socket(t.dest, self.udp_is_v6);
-            if sendto(&self.io.udp, &t.datagram, SendFlags::empty(), &to).is_err() {
-                self.io_stats.udp_send_errors += 1;
-            }
-        }
+        sealer.out.send(sealer.udp, sealer.io);
+        more
     }
 
     /// Sends what the session queued and tells the parent what it must do.
     fn flush(&mut self) -> Result<(), LoopError> {
-        self.send_queued();
+        self.out
+            .take_control(self.session, &self.io.udp, &mut self.io_stats);
+        self.out.send(&self.io.udp, &mut self.io_stats);
         while let Some(event) = self.session.poll_event() {
             let request = match event {
                 Event::NetworkUp { peer, pushed } => {
@@ -516,7 +418,7 @@ impl<E: Entropy> Loop<'_, E> {
         for command in commands {
             match command {
                 Command::Stats => self.dump_state(),
-                Command::Say(text) => match self.session.send_debug_string(clock::now(), &text) {
+                Command::Say(text) => match self.session.send_debug_string(&text) {
                     Ok(()) => log::debug!("sent to the peer: {}", text.escape_ascii()),
                     Err(e) => log::warn!(
                         "console line not sent to the peer: {}",

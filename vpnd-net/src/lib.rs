@@ -12,14 +12,14 @@ pub mod inherited;
 pub mod log_budget;
 pub mod logging;
 mod os_entropy;
+mod outbound;
 pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]
 mod sandbox_probe;
-pub mod send_batch;
 pub mod stats_server;
 #[cfg(target_os = "linux")]
 pub mod syscall_filter;
 pub mod transport;
 pub mod tun_io;
-pub mod udp_recv;
+pub mod udp;

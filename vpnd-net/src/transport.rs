@@ -44,9 +44,9 @@ pub enum TransportError {
     Io(#[from] rustix::io::Errno),
 }
 
-/// A received frame.
+/// A frame received, and the descriptors that came with it.
 #[derive(Debug)]
-pub struct Received {
+pub struct ReceivedFrame {
     /// Bytes of the frame at the start of the buffer.
     pub len: usize,
     /// Descriptors that came with it (close-on-exec).
@@ -111,7 +111,7 @@ impl Channel {
     /// Receives one frame into `buf`. A frame over the limit, or with more
     /// descriptors than [`MAX_FDS`], is an error (and its descriptors are
     /// closed); end of file is [`TransportError::Closed`].
-    pub fn recv(&self, buf: &mut FrameBuffer) -> Result<Received, TransportError> {
+    pub fn recv(&self, buf: &mut FrameBuffer) -> Result<ReceivedFrame, TransportError> {
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let msg = recvmsg(
@@ -135,7 +135,7 @@ impl Channel {
         if msg.bytes == 0 && fds.is_empty() {
             return Err(TransportError::Closed);
         }
-        Ok(Received {
+        Ok(ReceivedFrame {
             len: msg.bytes,
             fds,
         })

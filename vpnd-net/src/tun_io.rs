@@ -1,39 +1,111 @@
-//! Packets to and from the tun, with or without the virtio-net header.
+//! Packets to and from the tun, in the tun's framing ([`TunFraming`]).
 //!
-//! Without offloads the tun carries bare IP packets: one read, one packet.
-//! With `IFF_VNET_HDR` every packet has a 10-byte header: a read may bring
-//! a 64 KB TCP packet to split (vpnd_offload::Segments, in the event loop),
-//! and the segments that arrive from the peer are joined into such packets
-//! before they are written (vpnd_offload::Coalescer): one write, and one
-//! pass through the kernel's TCP receive path, for up to 64 KB.
+//! Bare, the tun carries IP packets: one read, one packet, read straight
+//! into the caller's buffer. With the virtio-net header every packet has a
+//! 10-byte header first: a read may bring a 64 KB TCP or UDP packet, which
+//! [`TunReader`] splits into the packets the wire carries
+//! (vpnd_offload::Segments), and the segments that arrive from the peer
+//! are joined into such packets before they are written
+//! (vpnd_offload::Coalescer): one write, and one pass through the kernel's
+//! TCP receive path, for up to 64 KB.
 
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 
-use vpnd_offload::{Coalescer, vnet};
+use rustix::io::Errno;
+use vpnd_offload::{Coalescer, Refused, Segments, vnet};
+use vpnd_proto::ipc::TunFraming;
 
 use crate::report::IoStats;
+
+/// Where [`TunReader::read`] puts the packets of one read: each is written
+/// at the start of [`PacketSink::room`], then handed over by its length.
+pub trait PacketSink {
+    /// The buffer the next packet goes into; one byte longer than the
+    /// largest packet the wire carries, so an oversized one is seen.
+    fn room(&mut self) -> &mut [u8];
+    /// The packet of `len` bytes now at the start of the room.
+    fn take(&mut self, len: usize);
+}
+
+/// What one read from the tun came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunRead {
+    /// This many packets went to the sink: one, or the pieces a large
+    /// packet was split into.
+    Packets(usize),
+    /// A frame whose offload header could not be used: dropped.
+    Refused(Refused),
+}
+
+/// Reads what the host sends into the tunnel.
+#[derive(Debug)]
+pub struct TunReader {
+    framing: TunFraming,
+    /// A whole frame with its header (empty when bare packets are read
+    /// straight into the sink).
+    frame: Box<[u8]>,
+}
+
+impl TunReader {
+    /// A reader for a tun of this framing.
+    pub fn new(framing: TunFraming) -> TunReader {
+        let frame_len = match framing {
+            TunFraming::Bare => 0,
+            TunFraming::VnetHdr => vpnd_offload::MAX_FRAME,
+        };
+        TunReader {
+            framing,
+            frame: vec![0u8; frame_len].into_boxed_slice(),
+        }
+    }
+
+    /// One read: its packets, in order, to `sink`. An error (`AGAIN` when
+    /// nothing is waiting) hands over nothing.
+    pub fn read(&mut self, tun: &OwnedFd, sink: &mut impl PacketSink) -> Result<TunRead, Errno> {
+        match self.framing {
+            TunFraming::Bare => {
+                let len = rustix::io::read(tun, sink.room())?;
+                sink.take(len);
+                Ok(TunRead::Packets(1))
+            }
+            TunFraming::VnetHdr => {
+                let len = rustix::io::read(tun, &mut self.frame[..])?;
+                let mut segments = match Segments::new(&mut self.frame[..len]) {
+                    Ok(segments) => segments,
+                    Err(refused) => return Ok(TunRead::Refused(refused)),
+                };
+                let mut packets = 0;
+                while let Some(len) = segments.next_into(sink.room()) {
+                    sink.take(len);
+                    packets += 1;
+                }
+                Ok(TunRead::Packets(packets))
+            }
+        }
+    }
+}
 
 /// Writes what the peer sent to the tun.
 #[derive(Debug)]
 pub struct TunWriter {
-    vnet_hdr: bool,
+    framing: TunFraming,
     coalescer: Option<Coalescer>,
 }
 
 impl TunWriter {
-    /// `vnet_hdr`: the tun expects the header; `join`: it takes TCP
-    /// packets of up to 64 KB (TSO was accepted).
-    pub fn new(vnet_hdr: bool, join: bool) -> TunWriter {
+    /// A writer for a tun of this framing; `join`: it takes TCP packets of
+    /// up to 64 KB (TSO was accepted).
+    pub fn new(framing: TunFraming, join: bool) -> TunWriter {
         TunWriter {
-            vnet_hdr,
-            coalescer: (vnet_hdr && join).then(Coalescer::new),
+            framing,
+            coalescer: (framing == TunFraming::VnetHdr && join).then(Coalescer::new),
         }
     }
 
     /// Delivers the packet at `range` of an opened `datagram`. The bytes
     /// before it (the datagram's header, no longer needed) make room for
-    /// the virtio-net header.
+    /// the tun's header.
     pub fn deliver(
         &mut self,
         tun: &OwnedFd,
@@ -41,10 +113,21 @@ impl TunWriter {
         range: Range<usize>,
         io: &mut IoStats,
     ) {
-        if !self.vnet_hdr {
-            write(tun, &datagram[range], io);
-            return;
+        match self.framing {
+            TunFraming::Bare => write(tun, &datagram[range], io),
+            TunFraming::VnetHdr => self.deliver_with_vnet_hdr(tun, datagram, range, io),
         }
+    }
+
+    /// Joined with the packets before it, or written alone behind a
+    /// header that asks nothing of the kernel.
+    fn deliver_with_vnet_hdr(
+        &mut self,
+        tun: &OwnedFd,
+        datagram: &mut [u8],
+        range: Range<usize>,
+        io: &mut IoStats,
+    ) {
         if let Some(c) = &mut self.coalescer
             && c.offer(&datagram[range.clone()], &mut |frame| {
                 write_frame(tun, frame, io)

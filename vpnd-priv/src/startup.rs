@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
-use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild};
+use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild, TunFraming};
 
 use crate::cleanup::Cleanup;
 use crate::exec::{ExecError, Executor, Sysctls};
@@ -139,7 +139,11 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         (false, false)
     };
     let offloads = Offloads {
-        tun_vnet_hdr: tun_offloads.vnet_hdr,
+        tun_framing: if tun_offloads.vnet_hdr {
+            TunFraming::VnetHdr
+        } else {
+            TunFraming::Bare
+        },
         tun_tso: tun_offloads.tso,
         tun_uso: tun_offloads.uso,
         udp_gso,

@@ -17,7 +17,7 @@ use crate::config::{Config, StatsPrefix};
 use crate::wire::Pushed;
 
 /// The protocol version both sides state in their first message.
-pub const IPC_VERSION: u32 = 2;
+pub const IPC_VERSION: u32 = 3;
 
 /// The largest frame either side sends or accepts. The largest message is
 /// the start message (a configuration is well under 4 KiB); everything
@@ -129,8 +129,8 @@ pub struct Start {
 /// them). The wire is the same either way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offloads {
-    /// The tun puts a virtio-net header before every packet, both ways.
-    pub tun_vnet_hdr: bool,
+    /// What the tun puts before every packet, both ways.
+    pub tun_framing: TunFraming,
     /// The tun hands over and takes TCP packets of up to 64 KB (TSO).
     pub tun_tso: bool,
     /// The tun hands over UDP packets of up to 64 KB (USO).
@@ -141,10 +141,24 @@ pub struct Offloads {
     pub udp_gro: bool,
 }
 
+/// How the tun frames each packet it hands over or takes. Each platform's
+/// tun has its own: a bare IP packet, or a header before it (Linux's
+/// virtio-net header; the BSDs' 4-byte address family, a variant to come).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TunFraming {
+    /// The IP packet alone: one read, one packet.
+    #[default]
+    Bare,
+    /// A 10-byte virtio-net header first (Linux `IFF_VNET_HDR`): the kernel
+    /// leaves checksums to vpnd, and with TSO or USO hands over and takes
+    /// packets of up to 64 KB.
+    VnetHdr,
+}
+
 impl std::fmt::Display for Offloads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names = [
-            (self.tun_vnet_hdr, "tun checksum"),
+            (self.tun_framing == TunFraming::VnetHdr, "tun checksum"),
             (self.tun_tso, "tun TSO"),
             (self.tun_uso, "tun USO"),
             (self.udp_gso, "UDP GSO"),

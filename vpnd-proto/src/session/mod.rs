@@ -14,7 +14,10 @@
 //!    [`Session::peer`].
 //! 3. When the clock passes [`Session::poll_timeout`]: [`Session::handle_timeout`].
 //! 4. After any of these: send every [`Session::poll_transmit`], act on
-//!    every [`Session::poll_event`], and re-read `poll_timeout`.
+//!    every [`Session::poll_event`], and re-read `poll_timeout`. A caller
+//!    that holds sealed DATA back to send it in batches keeps one order:
+//!    a transmit polled after a seal leaves after that DATA and before the
+//!    next (a KEY_READY before the first DATA under the new key).
 
 mod entropy;
 mod from_start;
@@ -228,7 +231,7 @@ impl<E: Entropy> Session<E> {
     }
 
     /// Sends `text` to the peer as a DEBUG_STRING (the console's lines).
-    pub fn send_debug_string(&mut self, now: Timestamp, text: &[u8]) -> Result<(), DropReason> {
+    pub fn send_debug_string(&mut self, text: &[u8]) -> Result<(), DropReason> {
         if !self.keys.ephemeral || self.peer.is_none() {
             return Err(DropReason::NoSession);
         }
@@ -240,7 +243,7 @@ impl<E: Entropy> Session<E> {
         body.extend_from_slice(text);
         body.push(0);
         self.stats.tx_data_bytes += body.len() as u64;
-        self.send_control(now, MessageType::DebugString, &body);
+        self.send_control(MessageType::DebugString, &body);
         Ok(())
     }
 
@@ -265,12 +268,6 @@ impl<E: Entropy> Session<E> {
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
-    }
-
-    /// True if datagrams wait in the queue (a caller that batches sealed
-    /// DATA must send what it holds first, then these, in that order).
-    pub fn has_transmits(&self) -> bool {
-        !self.transmits.is_empty()
     }
 
     /// The next event to act on.

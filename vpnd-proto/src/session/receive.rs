@@ -140,7 +140,7 @@ impl<E: Entropy> Session<E> {
             // The slave answers at once so the master need not wait for our
             // next retransmission (W19).
             self.last_answer = Some(now);
-            self.send_peer_info(now);
+            self.send_peer_info();
         }
     }
 
@@ -148,7 +148,7 @@ impl<E: Entropy> Session<E> {
         if self.state == State::HostWait {
             self.enter(now, State::Init);
         } else {
-            self.send_peer_info(now);
+            self.send_peer_info();
         }
     }
 
@@ -194,7 +194,7 @@ impl<E: Entropy> Session<E> {
         // KEY_READY goes under the old key, and so do its retransmissions.
         self.keys.retransmit = Some(self.keys.current.clone());
         let info = self.own_peer_info().encode();
-        self.send_control(now, MessageType::KeyReady, &info);
+        self.send_control(MessageType::KeyReady, &info);
         self.keys.switch_to(new_key);
         self.enter(now, State::MasterKeyReady);
         Ok(None)
@@ -226,7 +226,7 @@ impl<E: Entropy> Session<E> {
                     .is_none_or(|t| now - t >= HANDSHAKE_INTERVAL)
                 {
                     self.last_answer = Some(now);
-                    self.send_peer_info(now);
+                    self.send_peer_info();
                 }
                 Ok(None)
             }

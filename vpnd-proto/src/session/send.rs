@@ -32,23 +32,20 @@ impl<E: Entropy> Session<E> {
         Ok(n)
     }
 
-    pub(super) fn send_peer_info(&mut self, now: Timestamp) {
+    pub(super) fn send_peer_info(&mut self) {
         let info = self.own_peer_info().encode();
-        self.send_control(now, MessageType::PeerInfo, &info);
+        self.send_control(MessageType::PeerInfo, &info);
     }
 
     /// Seals a control message under the current key and queues it.
-    pub(super) fn send_control(&mut self, now: Timestamp, msg_type: MessageType, body: &[u8]) {
-        self.send_under(now, msg_type, body, false);
+    pub(super) fn send_control(&mut self, msg_type: MessageType, body: &[u8]) {
+        self.send_under(msg_type, body, false);
     }
 
-    pub(super) fn send_under(
-        &mut self,
-        _now: Timestamp,
-        msg_type: MessageType,
-        body: &[u8],
-        retransmit_key: bool,
-    ) {
+    /// Seals a control message under the current key, or with
+    /// `retransmit_key` under the key it first went out under, and queues
+    /// it for the peer.
+    pub(super) fn send_under(&mut self, msg_type: MessageType, body: &[u8], retransmit_key: bool) {
         let Some(dest) = self.peer else { return };
         let nonce = self.next_nonce();
         let key = match (&self.keys.retransmit, retransmit_key) {

@@ -33,7 +33,7 @@ impl<E: Entropy> Session<E> {
             Timer::PeerInfo => {
                 if self.state == State::Init {
                     self.stats.peer_info_retransmits += 1;
-                    self.send_peer_info(now);
+                    self.send_peer_info();
                     self.timers.set(Timer::PeerInfo, now + PEER_INFO_INTERVAL);
                 }
             }
@@ -41,7 +41,7 @@ impl<E: Entropy> Session<E> {
             Timer::KeyAge => self.check_rotation(now),
             Timer::Heartbeat => {
                 if self.state.is_active() {
-                    self.send_peer_info(now);
+                    self.send_peer_info();
                     self.timers.set(Timer::Heartbeat, now + HEARTBEAT_INTERVAL);
                     self.check_rotation(now);
                 }
@@ -53,25 +53,25 @@ impl<E: Entropy> Session<E> {
         match self.state {
             State::MasterKeyStale => {
                 self.stats.key_switch_start_retransmits += 1;
-                self.send_own_public(now, MessageType::KeySwitchStart);
+                self.send_own_public(MessageType::KeySwitchStart);
             }
             State::SlaveKeySwitching => {
                 self.stats.key_ack_retransmits += 1;
-                self.send_own_public(now, MessageType::KeySwitchAck);
+                self.send_own_public(MessageType::KeySwitchAck);
             }
             State::MasterKeyReady => {
                 self.stats.key_ready_retransmits += 1;
                 let info = self.own_peer_info().encode();
-                self.send_under(now, MessageType::KeyReady, &info, true);
+                self.send_under(MessageType::KeyReady, &info, true);
             }
             _ => return,
         }
         self.timers.set(Timer::Handshake, now + HANDSHAKE_INTERVAL);
     }
 
-    pub(super) fn send_own_public(&mut self, now: Timestamp, msg_type: MessageType) {
+    pub(super) fn send_own_public(&mut self, msg_type: MessageType) {
         if let Some(pk) = self.keys.own_pair.as_ref().map(|p| p.public) {
-            self.send_control(now, msg_type, pk.as_bytes());
+            self.send_control(msg_type, pk.as_bytes());
         }
     }
 
@@ -98,18 +98,18 @@ impl<E: Entropy> Session<E> {
                 if self.config.role == Role::HostGw {
                     self.timers.set(Timer::HostGiveUp, now + HOST_GIVE_UP);
                 }
-                self.send_peer_info(now);
+                self.send_peer_info();
                 self.timers.set(Timer::PeerInfo, now + PEER_INFO_INTERVAL);
             }
             State::MasterKeyStale => {
                 let pair = self.draw_key_pair();
                 self.keys.own_pair = Some(pair);
                 self.start_handshake(now, from_idle);
-                self.send_own_public(now, MessageType::KeySwitchStart);
+                self.send_own_public(MessageType::KeySwitchStart);
             }
             State::SlaveKeySwitching => {
                 self.start_handshake(now, from_idle);
-                self.send_own_public(now, MessageType::KeySwitchAck);
+                self.send_own_public(MessageType::KeySwitchAck);
             }
             State::MasterKeyReady => {
                 self.timers.set(Timer::Handshake, now + HANDSHAKE_INTERVAL);
@@ -140,7 +140,7 @@ impl<E: Entropy> Session<E> {
         if !self.session_up {
             self.begin_session(now);
         }
-        self.send_peer_info(now);
+        self.send_peer_info();
         self.timers.set(Timer::Heartbeat, now + HEARTBEAT_INTERVAL);
         if self.state == State::ActiveMaster {
             self.timers

@@ -1,0 +1,105 @@
+//! The one way out to the peer: DATA sealed from tun packets and the
+//! control datagrams the session queued go through one send batch in the
+//! order the session made them, so a control datagram queued before a DATA
+//! (a KEY_READY before the first DATA under the new key) leaves before it.
+
+use std::os::fd::OwnedFd;
+
+use vpnd_proto::Timestamp;
+use vpnd_proto::session::{Entropy, Session};
+use vpnd_proto::wire;
+
+use crate::addr;
+use crate::report::IoStats;
+use crate::tun_io::PacketSink;
+use crate::udp::send_batch::SendBatch;
+
+/// The send batch and the socket family its destinations are written for.
+#[derive(Debug)]
+pub struct Outbound {
+    batch: SendBatch,
+    udp_is_v6: bool,
+}
+
+impl Outbound {
+    /// With `gso`, runs of equal-sized DATA leave in one UDP_SEGMENT send
+    /// each; `udp_is_v6`: the socket is IPv6 (IPv4 peers as mapped
+    /// addresses).
+    pub fn new(gso: bool, udp_is_v6: bool) -> Outbound {
+        Outbound {
+            batch: SendBatch::new(gso),
+            udp_is_v6,
+        }
+    }
+
+    /// Moves the control datagrams the session queued into the batch,
+    /// behind what it holds.
+    pub fn take_control<E: Entropy>(
+        &mut self,
+        session: &mut Session<E>,
+        udp: &OwnedFd,
+        io: &mut IoStats,
+    ) {
+        while let Some(t) = session.poll_transmit() {
+            self.make_room(udp, io);
+            let to = addr::for_socket(t.dest, self.udp_is_v6);
+            if !self.batch.push_control(&t.datagram, to) {
+                io.udp_send_errors += 1;
+            }
+        }
+    }
+
+    /// Sends what the batch holds.
+    pub fn send(&mut self, udp: &OwnedFd, io: &mut IoStats) {
+        let sent = self.batch.send(udp);
+        io.udp_send_errors += sent.refused;
+        if let Some(errno) = sent.gso_failed {
+            io.offloads.udp_gso = false;
+            log::warn!(
+                "UDP segmentation refused by the kernel ({errno}): datagrams now leave one by one"
+            );
+        }
+    }
+
+    /// Sends the batch if no slot is free.
+    fn make_room(&mut self, udp: &OwnedFd, io: &mut IoStats) {
+        if self.batch.is_full() {
+            self.send(udp, io);
+        }
+    }
+}
+
+/// Seals what the tun hands over into the batch, each packet behind the
+/// control datagrams the session queued before it was sealed.
+#[derive(Debug)]
+pub struct Sealer<'a, E: Entropy> {
+    /// The session that seals (and may queue control datagrams).
+    pub session: &'a mut Session<E>,
+    /// The batch the sealed packets join.
+    pub out: &'a mut Outbound,
+    /// The socket the batch leaves by when it fills up.
+    pub udp: &'a OwnedFd,
+    /// Where refused sends are counted.
+    pub io: &'a mut IoStats,
+    /// The time the packets are sealed at.
+    pub now: Timestamp,
+}
+
+impl<E: Entropy> PacketSink for Sealer<'_, E> {
+    fn room(&mut self) -> &mut [u8] {
+        self.out.take_control(self.session, self.udp, self.io);
+        self.out.make_room(self.udp, self.io);
+        &mut self.out.batch.next_slot()[wire::BODY_OFFSET..]
+    }
+
+    fn take(&mut self, len: usize) {
+        let sealed = self
+            .session
+            .seal_packet(self.now, self.out.batch.next_slot(), len);
+        // A packet is sealed only while the session has a peer.
+        if let (Ok(sealed), Some(peer)) = (sealed, self.session.peer()) {
+            let to = addr::for_socket(peer, self.out.udp_is_v6);
+            self.out.batch.commit_data(sealed, to);
+        }
+    }
+}

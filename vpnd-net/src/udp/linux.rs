@@ -1,0 +1,157 @@
+//! The UDP system calls on Linux: sendmmsg(2) for a batch, UDP_SEGMENT for
+//! a run of equal-sized datagrams, recvmsg(2) with the UDP_GRO control
+//! message for a receive the kernel joined.
+
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
+};
+use rustix::io::Errno;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg, sendto};
+
+use super::recv::Arrival;
+use super::send_batch::BATCH;
+
+/// Room for the control message a joined receive brings (its datagrams'
+/// size), allocated once.
+#[derive(Debug)]
+pub struct RecvControl(Vec<u8>);
+
+impl RecvControl {
+    pub fn new() -> RecvControl {
+        RecvControl(nix::cmsg_space!(i32))
+    }
+}
+
+/// One receive into `buf`. Without UDP_GRO on the socket no control
+/// message comes, and the receive is one datagram.
+pub fn recv(udp: &OwnedFd, buf: &mut [u8], control: &mut RecvControl) -> Result<Arrival, Errno> {
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        udp.as_raw_fd(),
+        &mut iov,
+        Some(&mut control.0),
+        MsgFlags::empty(),
+    )
+    .map_err(|e| Errno::from_raw_os_error(e as i32))?;
+    let len = msg.bytes;
+    let mut segment = len;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::UdpGroSegments(size) = c
+                && size > 0
+            {
+                segment = size as usize;
+            }
+        }
+    }
+    let from = msg.address.and_then(|a: SockaddrStorage| {
+        if let Some(v6) = a.as_sockaddr_in6() {
+            Some(SocketAddr::V6((*v6).into()))
+        } else {
+            a.as_sockaddr_in().map(|v4| SocketAddr::V4((*v4).into()))
+        }
+    });
+    Ok(Arrival { len, segment, from })
+}
+
+/// The kernel may cut one send into datagrams (UDP_SEGMENT, if the parent
+/// found it on).
+pub const SEGMENTATION: bool = true;
+
+/// UDP_SEGMENT: one send, the kernel cuts it into datagrams of `segment`
+/// bytes (the last may be shorter).
+pub fn send_segmented(
+    udp: &OwnedFd,
+    to: SocketAddr,
+    datagrams: &[IoSlice<'_>],
+    segment: u16,
+) -> Result<(), Errno> {
+    let to = SockaddrStorage::from(to);
+    // nix builds the control message in a small buffer per send (one per
+    // run of datagrams, not per datagram).
+    sendmsg(
+        udp.as_raw_fd(),
+        datagrams,
+        &[ControlMessage::UdpGsoSegments(&segment)],
+        MsgFlags::empty(),
+        Some(&to),
+    )
+    .map(|_| ())
+    .map_err(|e| Errno::from_raw_os_error(e as i32))
+}
+
+/// Each of at most [`BATCH`] datagrams on its own, in one sendmmsg(2) (the
+/// headers on the stack, nothing allocated). Returns how many the kernel
+/// refused.
+pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u64 {
+    if let [datagram] = datagrams {
+        return u64::from(sendto(udp, datagram, SendFlags::empty(), &to).is_err());
+    }
+    let count = datagrams.len().min(BATCH);
+    let to = SocketAddrAny::from(to);
+    let mut controls: [SendAncillaryBuffer<'_, '_, '_>; BATCH] =
+        std::array::from_fn(|_| SendAncillaryBuffer::default());
+    let mut k = 0;
+    let mut msgs = controls.each_mut().map(|control| {
+        let iov = datagrams.get(k).map_or(&[][..], std::slice::from_ref);
+        k += 1;
+        MMsgHdr::new_with_addr(&to, iov, control)
+    });
+    let (mut sent, mut refused) = (0, 0);
+    while sent < count {
+        match sendmmsg(udp, &mut msgs[sent..count], SendFlags::empty()) {
+            Ok(0) => {
+                refused += (count - sent) as u64;
+                break;
+            }
+            Ok(n) => sent += n,
+            Err(Errno::INTR) => {}
+            // The first datagram of the rest failed: count it, go on.
+            Err(_) => {
+                refused += 1;
+                sent += 1;
+            }
+        }
+    }
+    refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::udp::recv::UdpReceiver;
+    use crate::udp::send_batch::SendBatch;
+    use std::net::UdpSocket;
+
+    #[test]
+    fn joined_datagrams_come_with_their_size() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rx_fd = OwnedFd::from(rx.try_clone().unwrap());
+        nix::sys::socket::setsockopt(&rx_fd, nix::sys::socket::sockopt::UdpGroSegment, &true)
+            .unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let mut batch = SendBatch::new(true);
+        for i in 0..8u8 {
+            batch.next_slot()[..1000].fill(i);
+            batch.commit_data(if i == 7 { 500 } else { 1000 }, to);
+        }
+        batch.send(&OwnedFd::from(tx.try_clone().unwrap()));
+        let mut r = UdpReceiver::new();
+        let mut seen = Vec::new();
+        while let Ok(got) = r.recv(&rx_fd) {
+            let got = got.unwrap();
+            assert_eq!(got.from, tx.local_addr().unwrap());
+            seen.extend(got.map(|d| (d.len(), d[0])));
+        }
+        let want: Vec<(usize, u8)> = (0..8u8)
+            .map(|i| (if i == 7 { 500 } else { 1000 }, i))
+            .collect();
+        assert_eq!(seen, want);
+    }
+}

@@ -1,0 +1,52 @@
+//! The UDP system calls where the kernel has neither sendmmsg nor UDP
+//! segmentation and joining in the form Linux has them (the BSDs): one
+//! sendto(2) per datagram, one recvfrom(2) per receive.
+
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+
+use rustix::io::Errno;
+use rustix::net::{RecvFlags, SendFlags, recvfrom, sendto};
+
+use super::recv::Arrival;
+
+/// A receive brings no control message here.
+#[derive(Debug)]
+pub struct RecvControl;
+
+impl RecvControl {
+    pub fn new() -> RecvControl {
+        RecvControl
+    }
+}
+
+/// One receive into `buf`: one datagram.
+pub fn recv(udp: &OwnedFd, buf: &mut [u8], _: &mut RecvControl) -> Result<Arrival, Errno> {
+    let (_, len, from) = recvfrom(udp, buf, RecvFlags::empty())?;
+    Ok(Arrival {
+        len,
+        segment: len,
+        from: from.and_then(|a| SocketAddr::try_from(a).ok()),
+    })
+}
+
+/// The kernel cannot cut one send into datagrams here: batches leave one
+/// datagram at a time whatever the parent asked for.
+pub const SEGMENTATION: bool = false;
+
+/// No UDP_SEGMENT here (never called, see [`SEGMENTATION`]): refused as a
+/// Linux device without it refuses it.
+pub fn send_segmented(_: &OwnedFd, _: SocketAddr, _: &[IoSlice<'_>], _: u16) -> Result<(), Errno> {
+    Err(Errno::OPNOTSUPP)
+}
+
+/// Each datagram on its own, one sendto(2) each. Returns how many the
+/// kernel refused.
+pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u64 {
+    let refused = datagrams
+        .iter()
+        .filter(|datagram| sendto(udp, datagram, SendFlags::empty(), &to).is_err())
+        .count();
+    refused as u64
+}
