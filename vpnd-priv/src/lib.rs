@@ -21,5 +21,4 @@ pub mod sockets;
 pub mod spawn;
 pub mod startup;
 pub mod status;
-#[cfg(target_os = "linux")]
 pub mod tun;

@@ -307,21 +307,9 @@ fn offload_wanted() -> bool {
     )
 }
 
-#[cfg(target_os = "linux")]
 fn open_tun(
     config: &Config,
     offload: bool,
 ) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
     crate::tun::open_tun(&config.device, offload).map_err(|e| StartError::Tun(e.to_string()))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn open_tun(
-    config: &Config,
-    _offload: bool,
-) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
-    Err(StartError::Tun(format!(
-        "{}: tun devices on this system arrive with the FreeBSD port",
-        config.device
-    )))
 }
