@@ -102,20 +102,16 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         }
         _ => PathBuf::from("/sbin/resolvconf"),
     };
-    if cfg!(target_os = "linux") && !crate::exec::is_executable(&config.ip_path) {
-        return Err(StartError::Network(ExecError::Spawn {
-            command: config.ip_path.display().to_string(),
-            reason: "ip_path: not an executable file".to_owned(),
-        }));
-    }
+    let tools = Tools {
+        ip: config.ip_path.clone(),
+        resolvconf,
+    };
+    crate::exec::check_programs(&netconf::platform(), &tools)?;
     let mut cleanup = Cleanup {
         executor: Executor {
             platform: netconf::platform(),
-            tools: Tools {
-                device: config.device.clone(),
-                ip: config.ip_path.clone(),
-                resolvconf,
-            },
+            device: config.device.clone(),
+            tools,
             sysctls: Sysctls {
                 root: PathBuf::from("/"),
             },
