@@ -14,7 +14,7 @@ use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
 use vpnd_proto::Timestamp;
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{SeededEntropy, Session, SessionConfig};
-use vpnd_proto::wire;
+use vpnd_proto::wire::{self, Inet6Family};
 
 fn session(role: Role) -> Session<SeededEntropy> {
     let own = KeyPair::from_secret(SecretKey::from_hex(&"07".repeat(32)).expect("key"));
@@ -24,6 +24,7 @@ fn session(role: Role) -> Session<SeededEntropy> {
         static_key: SharedKey::precompute(&peer.public, &own.secret).expect("keys"),
         peer: (role != Role::HostGw).then(|| "198.18.0.2:4706".parse().expect("addr")),
         push: None,
+        inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 5000,
         nonce_reset_incr: 100,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use vpnd_crypto::{KeyPair, Nonce, SharedKey};
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{SeededEntropy, Session, SessionConfig};
-use vpnd_proto::wire::Pushed;
+use vpnd_proto::wire::{Inet6Family, Pushed};
 
 /// The running rogue gateway; stops when dropped.
 #[derive(Debug)]
@@ -36,6 +36,7 @@ impl RogueGateway {
             static_key: SharedKey::precompute(&client.public, &own.secret).unwrap(),
             peer: None,
             push: Some(push),
+            inet6_family: Inet6Family::LINUX,
             max_key_age: Duration::from_secs(60),
             max_key_packets: 100_000,
             nonce_reset_incr: 10_000,

@@ -1,7 +1,15 @@
 //! Peer addresses between the session (plain IPv4 or IPv6) and the
-//! dual-stack socket (IPv4 as `::ffff:a.b.c.d`).
+//! dual-stack socket (IPv4 as `::ffff:a.b.c.d`), and this system's IPv6
+//! family number for the session's peer info.
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+
+use vpnd_proto::wire::Inet6Family;
+
+/// This system's `AF_INET6`, which our peer info writes for an IPv6
+/// address as the deployed peers write theirs (every system's value is
+/// below 256: 10, 24, 28, 30).
+pub const INET6_FAMILY: Inet6Family = Inet6Family::new(nix::libc::AF_INET6 as u8);
 
 /// The address as the session compares it: IPv4-mapped IPv6 becomes IPv4.
 pub fn canonical(addr: SocketAddr) -> SocketAddr {

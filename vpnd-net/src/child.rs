@@ -68,7 +68,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     let (start, fds) = receive_start(&ipc)?;
     let mut random = [0u8; 16];
     OsEntropy.fill(&mut random);
-    let session_config = SessionConfig::from_start(&start, random)?;
+    let session_config = SessionConfig::from_start(&start, random, crate::addr::INET6_FAMILY)?;
     let reporting = Reporting {
         stats_prefix: start.stats_prefix.as_str().to_owned(),
         max_key_age: start.config.max_key_age,

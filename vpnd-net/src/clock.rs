@@ -2,16 +2,21 @@
 //! counting through suspend (PROTOCOL.md timers must see suspended time
 //! pass, or a laptop that slept would keep a dead session).
 
+use rustix::time::ClockId;
 use vpnd_proto::Timestamp;
 
-/// Now, on `CLOCK_BOOTTIME` (Linux) or the monotonic clock elsewhere
-/// (FreeBSD's counts through suspend already).
+/// The clock that counts through suspend: Linux's monotonic clock stops
+/// there, its boot-time clock does not.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const THROUGH_SUSPEND: ClockId = ClockId::Boottime;
+/// The clock that counts through suspend elsewhere: the monotonic clock
+/// (FreeBSD's counts through suspend).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const THROUGH_SUSPEND: ClockId = ClockId::Monotonic;
+
+/// Now, on the clock that counts through suspend.
 pub fn now() -> Timestamp {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let id = rustix::time::ClockId::Boottime;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let id = rustix::time::ClockId::Monotonic;
-    let t = rustix::time::clock_gettime(id);
+    let t = rustix::time::clock_gettime(THROUGH_SUSPEND);
     let nanos = u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000
         + u64::try_from(t.tv_nsec).unwrap_or(0);
     Timestamp::from_nanos(nanos)

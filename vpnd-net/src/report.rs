@@ -257,6 +257,7 @@ mod tests {
     use super::*;
     use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
     use vpnd_proto::session::{SeededEntropy, SessionConfig};
+    use vpnd_proto::wire::Inet6Family;
 
     fn session() -> Session<SeededEntropy> {
         let a = KeyPair::from_secret(SecretKey::from_bytes([1; 32]));
@@ -265,6 +266,7 @@ mod tests {
             static_key: SharedKey::precompute(&a.public, &a.secret).unwrap(),
             peer: Some("198.18.0.2:4706".parse().unwrap()),
             push: None,
+            inet6_family: Inet6Family::LINUX,
             max_key_age: Duration::from_secs(60),
             max_key_packets: 100_000,
             nonce_reset_incr: 10_000,

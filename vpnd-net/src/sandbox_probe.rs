@@ -24,10 +24,7 @@ pub fn attempt(action: &str) -> ! {
             .status()
             .map(drop)
             .map_err(|e| e.to_string()),
-        "setuid" => {
-            let root = nix::unistd::Uid::from_raw(0);
-            nix::unistd::setresuid(root, root, root).map_err(|e| e.to_string())
-        }
+        "setuid" => crate::sandbox::regain_root().map_err(|e| e.to_string()),
         other => Err(format!("unknown probe {other}")),
     };
     match result {

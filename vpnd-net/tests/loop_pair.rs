@@ -20,6 +20,7 @@ use vpnd_net::transport::{Channel, FrameBuffer};
 use vpnd_proto::config::Role;
 use vpnd_proto::ipc::{self, MAX_FRAME, ToChild, ToParent};
 use vpnd_proto::session::{SeededEntropy, Session, SessionConfig};
+use vpnd_proto::wire::Inet6Family;
 
 fn udp(v6: bool) -> (OwnedFd, u16) {
     let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
@@ -66,6 +67,7 @@ fn start(
             peer_port,
         ))),
         push: None,
+        inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
         nonce_reset_incr: 10_000,

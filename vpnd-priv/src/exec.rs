@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use vpnd_proto::net::IfName;
+
 use crate::ledger::{Entry, Ledger, Scope};
-use crate::netconf::{Argv, Change, Platform, Step, Tools};
+use crate::netconf::{self, Argv, Change, Platform, Step, Tools};
 
 /// How long a command may run before it is killed.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -172,7 +174,9 @@ fn sysctl_error(name: &str, reason: impl ToString) -> ExecError {
 pub struct Executor<P: Platform> {
     /// The platform's command lines.
     pub platform: P,
-    /// The device and tool paths.
+    /// The tun the changes are made on.
+    pub device: IfName,
+    /// Where the programs are.
     pub tools: Tools,
     /// Sysctl access.
     pub sysctls: Sysctls,
@@ -208,7 +212,12 @@ impl<P: Platform> Executor<P> {
         let mut made: Vec<Entry> = Vec::new();
         for change in changes {
             let result = self.previous(change).and_then(|previous| {
-                self.steps(&self.platform.apply(&self.tools, change))?;
+                self.steps(&netconf::apply(
+                    &self.platform,
+                    &self.tools,
+                    &self.device,
+                    change,
+                ))?;
                 Ok(previous)
             });
             match result {
@@ -236,9 +245,13 @@ impl<P: Platform> Executor<P> {
         entries
             .iter()
             .filter_map(|e| {
-                let steps = self
-                    .platform
-                    .undo(&self.tools, &e.change, e.previous.as_deref());
+                let steps = netconf::undo(
+                    &self.platform,
+                    &self.tools,
+                    &self.device,
+                    &e.change,
+                    e.previous.as_deref(),
+                );
                 self.steps(&steps).err()
             })
             .collect()
@@ -255,6 +268,21 @@ impl<P: Platform> Executor<P> {
         let entries = self.ledger.take_all();
         self.undo(&entries)
     }
+}
+
+/// Fails, naming the parameter, if a program the platform's command lines
+/// run is not an executable file (a clear error at start rather than at
+/// the first network change).
+pub fn check_programs(platform: &impl Platform, tools: &Tools) -> Result<(), ExecError> {
+    for (parameter, path) in platform.configured_programs(tools) {
+        if !is_executable(path) {
+            return Err(ExecError::Spawn {
+                command: path.display().to_string(),
+                reason: format!("{parameter}: not an executable file"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// True if `path` is an executable file (for clear start-up errors).

@@ -20,5 +20,4 @@ pub mod serve;
 pub mod sockets;
 pub mod spawn;
 pub mod startup;
-#[cfg(target_os = "linux")]
 pub mod tun;

@@ -106,19 +106,15 @@ pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platfo
         }
         _ => PathBuf::from("/sbin/resolvconf"),
     };
-    if cfg!(target_os = "linux") && !crate::exec::is_executable(&config.ip_path) {
-        return Err(StartError::Network(ExecError::Spawn {
-            command: config.ip_path.display().to_string(),
-            reason: "ip_path: not an executable file".to_owned(),
-        }));
-    }
+    let tools = Tools {
+        ip: config.ip_path.clone(),
+        resolvconf,
+    };
+    crate::exec::check_programs(&netconf::platform(), &tools)?;
     let executor = Executor {
         platform: netconf::platform(),
-        tools: Tools {
-            device: config.device.clone(),
-            ip: config.ip_path.clone(),
-            resolvconf,
-        },
+        device: config.device.clone(),
+        tools,
         sysctls: Sysctls {
             root: PathBuf::from("/"),
         },
@@ -298,21 +294,9 @@ fn offload_wanted() -> bool {
     )
 }
 
-#[cfg(target_os = "linux")]
 fn open_tun(
     config: &Config,
     offload: bool,
 ) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
     crate::tun::open_tun(&config.device, offload).map_err(|e| StartError::Tun(e.to_string()))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn open_tun(
-    config: &Config,
-    _offload: bool,
-) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
-    Err(StartError::Tun(format!(
-        "{}: tun devices on this system arrive with the FreeBSD port",
-        config.device
-    )))
 }

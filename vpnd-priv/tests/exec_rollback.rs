@@ -56,8 +56,8 @@ impl Scratch {
     fn executor(&self, fail_on: &str) -> Executor<Linux> {
         Executor {
             platform: Linux,
+            device: "vpn0".parse().unwrap(),
             tools: Tools {
-                device: "vpn0".parse().unwrap(),
                 ip: self.stub("ip", fail_on),
                 resolvconf: self.stub("resolvconf", fail_on),
             },

@@ -13,6 +13,7 @@ use vpnd_crypto::{Nonce, SharedKey};
 use vpnd_proto::Timestamp;
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{DropReason, Event, SeededEntropy, Session, SessionConfig, State};
+use vpnd_proto::wire::Inet6Family;
 
 fn datagrams<'a>(v: &'a Value, from: &'a str) -> impl Iterator<Item = (Vec<u8>, &'a Value)> + 'a {
     v["datagrams"]
@@ -29,6 +30,7 @@ fn session(role: Role, static_key: SharedKey, peer: SocketAddr) -> Session<Seede
         static_key,
         peer: Some(peer),
         push: None,
+        inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
         nonce_reset_incr: 10_000,

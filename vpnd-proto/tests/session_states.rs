@@ -11,7 +11,7 @@ use vpnd_proto::config::Role;
 use vpnd_proto::session::{
     DropReason, Event, HANDSHAKE_INTERVAL, SeededEntropy, Session, SessionConfig, State,
 };
-use vpnd_proto::wire::{self, Message, MessageType, PeerInfo};
+use vpnd_proto::wire::{self, Inet6Family, Message, MessageType, PeerInfo};
 
 fn peer_addr() -> SocketAddr {
     "198.18.0.2:4706".parse().unwrap()
@@ -72,6 +72,7 @@ fn setup(role: Role) -> (Session<SeededEntropy>, Scripted) {
         static_key: key.clone(),
         peer: (role != Role::HostGw).then(peer_addr),
         push: None,
+        inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
         nonce_reset_incr: 10_000,

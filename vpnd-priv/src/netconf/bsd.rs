@@ -1,9 +1,15 @@
 //! FreeBSD, DragonFly and NetBSD: `ifconfig`, `route` and `sysctl`.
 
-use super::{Argv, Change, Family, Platform, Step, Tools, common_apply, common_undo};
 use std::net::IpAddr;
+use std::path::Path;
 
+use vpnd_proto::net::{IfName, Prefix};
+
+use super::{Argv, Direction, Family, Platform, Tools};
+
+/// Where every BSD has `ifconfig`.
 const IFCONFIG: &str = "/sbin/ifconfig";
+/// Where every BSD has `route`.
 const ROUTE: &str = "/sbin/route";
 
 /// The BSDs' command lines. NetBSD's `route` wants `-link` before
@@ -21,65 +27,60 @@ impl Bsd {
             netbsd: cfg!(target_os = "netbsd"),
         }
     }
+}
 
-    fn route(&self, verb: &str, prefix: &vpnd_proto::net::Prefix, dev: &str) -> Step {
-        let net = prefix.network().to_string();
+impl Platform for Bsd {
+    fn link(&self, _tools: &Tools, device: &IfName, direction: Direction) -> Argv {
+        let state = match direction {
+            Direction::Apply => "up",
+            Direction::Undo => "down",
+        };
+        Argv::new(IFCONFIG, &[device.as_str(), state])
+    }
+
+    fn mtu(&self, _tools: &Tools, device: &IfName, mtu: u16) -> Argv {
+        Argv::new(IFCONFIG, &[device.as_str(), "mtu", &mtu.to_string()])
+    }
+
+    fn route(
+        &self,
+        _tools: &Tools,
+        device: &IfName,
+        prefix: &Prefix,
+        direction: Direction,
+    ) -> Argv {
+        let verb = match direction {
+            Direction::Apply => "add",
+            Direction::Undo => "delete",
+        };
+        let network = prefix.network().to_string();
         let family = if prefix.addr().is_ipv4() {
             "-inet"
         } else {
             "-inet6"
         };
-        let mut args = vec!["-q", verb, family, "-net", &net];
+        let mut args = vec!["-q", verb, family, "-net", &network];
         if self.netbsd {
             args.push("-link");
         }
-        args.extend(["-interface", dev]);
-        Step::Run(Argv::new(ROUTE, &args))
-    }
-}
-
-/// `ifconfig` for a host address on a point-to-point tun: the address is
-/// its own destination (the deployed peer used a fixed private address
-/// there).
-fn ifconfig_address(ip: &IpAddr, dev: &str, add: bool) -> Step {
-    let a = ip.to_string();
-    let alias = if add { "alias" } else { "-alias" };
-    let args: Vec<&str> = match ip {
-        IpAddr::V4(_) => vec![dev, "inet", &a, &a, alias],
-        IpAddr::V6(_) => vec![dev, "inet6", &a, "prefixlen", "128", alias],
-    };
-    Step::Run(Argv::new(IFCONFIG, &args))
-}
-
-impl Platform for Bsd {
-    fn apply(&self, t: &Tools, change: &Change) -> Vec<Step> {
-        if let Some(steps) = common_apply(self, t, change) {
-            return steps;
-        }
-        let dev = t.device.as_str();
-        match change {
-            Change::LinkUp => vec![Step::Run(Argv::new(IFCONFIG, &[dev, "up"]))],
-            Change::Mtu(mtu) => vec![Step::Run(Argv::new(
-                IFCONFIG,
-                &[dev, "mtu", &mtu.to_string()],
-            ))],
-            Change::Route(p) => vec![self.route("add", p, dev)],
-            Change::Address(ip) => vec![ifconfig_address(ip, dev, true)],
-            Change::Forwarding(_) | Change::Resolver { .. } => vec![],
-        }
+        args.extend(["-interface", device.as_str()]);
+        Argv::new(ROUTE, &args)
     }
 
-    fn undo(&self, t: &Tools, change: &Change, previous: Option<&str>) -> Vec<Step> {
-        if let Some(steps) = common_undo(self, t, change, previous) {
-            return steps;
-        }
-        let dev = t.device.as_str();
-        match change {
-            Change::LinkUp => vec![Step::Run(Argv::new(IFCONFIG, &[dev, "down"]))],
-            Change::Route(p) => vec![self.route("delete", p, dev)],
-            Change::Address(ip) => vec![ifconfig_address(ip, dev, false)],
-            Change::Mtu(_) | Change::Forwarding(_) | Change::Resolver { .. } => vec![],
-        }
+    /// A host address on a point-to-point tun: the address is its own
+    /// destination (the deployed peer used a fixed private address there).
+    fn address(&self, _tools: &Tools, device: &IfName, ip: &IpAddr, direction: Direction) -> Argv {
+        let a = ip.to_string();
+        let alias = match direction {
+            Direction::Apply => "alias",
+            Direction::Undo => "-alias",
+        };
+        let dev = device.as_str();
+        let args: Vec<&str> = match ip {
+            IpAddr::V4(_) => vec![dev, "inet", &a, &a, alias],
+            IpAddr::V6(_) => vec![dev, "inet6", &a, "prefixlen", "128", alias],
+        };
+        Argv::new(IFCONFIG, &args)
     }
 
     fn forwarding_sysctl(&self, family: Family) -> &'static str {
@@ -88,77 +89,72 @@ impl Platform for Bsd {
             Family::V6 => "net.inet6.ip6.forwarding",
         }
     }
+
+    /// None: `ifconfig` and `route` are the system's own, not configured.
+    fn configured_programs<'t>(&self, _tools: &'t Tools) -> Vec<(&'static str, &'t Path)> {
+        vec![]
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{lines, tools};
+    use super::super::{Change, apply, undo};
     use super::*;
-    use std::path::PathBuf;
 
-    fn tools() -> Tools {
-        Tools {
-            device: "tun3".parse().unwrap(),
-            ip: PathBuf::from("/sbin/ip"),
-            resolvconf: PathBuf::from("/sbin/resolvconf"),
-        }
-    }
-
-    fn runs(steps: Vec<Step>) -> Vec<String> {
-        steps
-            .into_iter()
-            .map(|s| match s {
-                Step::Run(a) => a.to_string(),
-                Step::SetSysctl { name, value } => format!("{name}={value}"),
-            })
-            .collect()
+    fn tun3() -> IfName {
+        "tun3".parse().unwrap()
     }
 
     #[test]
     fn freebsd_and_netbsd_routes() {
-        let t = tools();
+        let (t, dev) = (tools(), tun3());
         let r = Change::Route("198.19.2.0/24".parse().unwrap());
         assert_eq!(
-            runs(Bsd { netbsd: false }.apply(&t, &r)),
+            lines(&apply(&Bsd { netbsd: false }, &t, &dev, &r)),
             ["/sbin/route -q add -inet -net 198.19.2.0/24 -interface tun3"]
         );
         assert_eq!(
-            runs(Bsd { netbsd: true }.undo(&t, &r, None)),
+            lines(&undo(&Bsd { netbsd: true }, &t, &dev, &r, None)),
             ["/sbin/route -q delete -inet -net 198.19.2.0/24 -link -interface tun3"]
         );
         let r6 = Change::Route("2001:2:0:2::/64".parse().unwrap());
         assert_eq!(
-            runs(Bsd::default().apply(&t, &r6)),
+            lines(&apply(&Bsd::default(), &t, &dev, &r6)),
             ["/sbin/route -q add -inet6 -net 2001:2:0:2::/64 -interface tun3"]
         );
     }
 
     #[test]
-    fn addresses_mtu_and_forwarding() {
-        let t = tools();
+    fn addresses_mtu_and_link() {
+        let (t, dev) = (tools(), tun3());
         let b = Bsd::default();
         let a = Change::Address("198.19.3.2".parse().unwrap());
         assert_eq!(
-            runs(b.apply(&t, &a)),
+            lines(&apply(&b, &t, &dev, &a)),
             ["/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 alias"]
         );
         assert_eq!(
-            runs(b.undo(&t, &a, None)),
+            lines(&undo(&b, &t, &dev, &a, None)),
             ["/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 -alias"]
         );
         let a6 = Change::Address("2001:2:0:7::2".parse().unwrap());
         assert_eq!(
-            runs(b.apply(&t, &a6)),
+            lines(&apply(&b, &t, &dev, &a6)),
             ["/sbin/ifconfig tun3 inet6 2001:2:0:7::2 prefixlen 128 alias"]
         );
         assert_eq!(
-            runs(b.apply(&t, &Change::Mtu(1411))),
+            lines(&apply(&b, &t, &dev, &Change::Mtu(1411))),
             ["/sbin/ifconfig tun3 mtu 1411"]
         );
-        let f = Change::Forwarding(Family::V4);
-        assert_eq!(runs(b.apply(&t, &f)), ["net.inet.ip.forwarding=1"]);
         assert_eq!(
-            runs(b.undo(&t, &f, Some("0"))),
-            ["net.inet.ip.forwarding=0"]
+            lines(&apply(&b, &t, &dev, &Change::LinkUp)),
+            ["/sbin/ifconfig tun3 up"]
         );
+        assert_eq!(
+            lines(&undo(&b, &t, &dev, &Change::LinkUp, None)),
+            ["/sbin/ifconfig tun3 down"]
+        );
+        assert!(b.configured_programs(&t).is_empty());
     }
 }

@@ -1,39 +1,60 @@
 //! Linux: `ip` and `/proc/sys`.
 
-use super::{Argv, Change, Family, Platform, Step, Tools, common_apply, common_undo, host_prefix};
+use std::net::IpAddr;
+use std::path::Path;
+
+use vpnd_proto::net::{IfName, Prefix};
+
+use super::{Argv, Direction, Family, Platform, Tools, host_prefix};
 
 /// Linux's command lines.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Linux;
 
+/// `ip`'s verb for adding or deleting.
+fn verb(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Apply => "add",
+        Direction::Undo => "del",
+    }
+}
+
 impl Platform for Linux {
-    fn apply(&self, t: &Tools, change: &Change) -> Vec<Step> {
-        if let Some(steps) = common_apply(self, t, change) {
-            return steps;
-        }
-        let dev = t.device.as_str();
-        let run = |args: &[&str]| vec![Step::Run(Argv::new(&t.ip, args))];
-        match change {
-            Change::LinkUp => run(&["link", "set", "dev", dev, "up"]),
-            Change::Mtu(mtu) => run(&["link", "set", "dev", dev, "mtu", &mtu.to_string()]),
-            Change::Route(p) => run(&["route", "add", &p.network().to_string(), "dev", dev]),
-            Change::Address(ip) => run(&["addr", "add", &host_prefix(ip), "dev", dev]),
-            Change::Forwarding(_) | Change::Resolver { .. } => vec![],
-        }
+    fn link(&self, tools: &Tools, device: &IfName, direction: Direction) -> Argv {
+        let state = match direction {
+            Direction::Apply => "up",
+            Direction::Undo => "down",
+        };
+        Argv::new(&tools.ip, &["link", "set", "dev", device.as_str(), state])
     }
 
-    fn undo(&self, t: &Tools, change: &Change, previous: Option<&str>) -> Vec<Step> {
-        if let Some(steps) = common_undo(self, t, change, previous) {
-            return steps;
-        }
-        let dev = t.device.as_str();
-        let run = |args: &[&str]| vec![Step::Run(Argv::new(&t.ip, args))];
-        match change {
-            Change::LinkUp => run(&["link", "set", "dev", dev, "down"]),
-            Change::Route(p) => run(&["route", "del", &p.network().to_string(), "dev", dev]),
-            Change::Address(ip) => run(&["addr", "del", &host_prefix(ip), "dev", dev]),
-            Change::Mtu(_) | Change::Forwarding(_) | Change::Resolver { .. } => vec![],
-        }
+    fn mtu(&self, tools: &Tools, device: &IfName, mtu: u16) -> Argv {
+        let mtu = mtu.to_string();
+        Argv::new(
+            &tools.ip,
+            &["link", "set", "dev", device.as_str(), "mtu", &mtu],
+        )
+    }
+
+    fn route(&self, tools: &Tools, device: &IfName, prefix: &Prefix, direction: Direction) -> Argv {
+        let network = prefix.network().to_string();
+        Argv::new(
+            &tools.ip,
+            &["route", verb(direction), &network, "dev", device.as_str()],
+        )
+    }
+
+    fn address(&self, tools: &Tools, device: &IfName, ip: &IpAddr, direction: Direction) -> Argv {
+        Argv::new(
+            &tools.ip,
+            &[
+                "addr",
+                verb(direction),
+                &host_prefix(ip),
+                "dev",
+                device.as_str(),
+            ],
+        )
     }
 
     fn forwarding_sysctl(&self, family: Family) -> &'static str {
@@ -42,127 +63,83 @@ impl Platform for Linux {
             Family::V6 => "/proc/sys/net/ipv6/conf/all/forwarding",
         }
     }
+
+    fn configured_programs<'t>(&self, tools: &'t Tools) -> Vec<(&'static str, &'t Path)> {
+        vec![("ip_path", &tools.ip)]
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{lines, tools};
+    use super::super::{Change, apply, undo};
     use super::*;
-    use std::path::PathBuf;
-
-    fn tools() -> Tools {
-        Tools {
-            device: "vpntunnel0".parse().unwrap(),
-            ip: PathBuf::from("/sbin/ip"),
-            resolvconf: PathBuf::from("/sbin/resolvconf"),
-        }
-    }
-
-    fn line(steps: &[Step]) -> Vec<String> {
-        steps
-            .iter()
-            .map(|s| match s {
-                Step::Run(a) => a.to_string(),
-                Step::SetSysctl { name, value } => format!("{name}={value}"),
-            })
-            .collect()
-    }
 
     #[test]
     fn commands_use_the_whole_device_name() {
         let t = tools();
+        let dev: IfName = "vpntunnel0".parse().unwrap();
         let l = Linux;
         let route = Change::Route("198.19.2.0/24".parse().unwrap());
         assert_eq!(
-            line(&l.apply(&t, &route)),
+            lines(&apply(&l, &t, &dev, &route)),
             ["/sbin/ip route add 198.19.2.0/24 dev vpntunnel0"]
         );
         assert_eq!(
-            line(&l.undo(&t, &route, None)),
+            lines(&undo(&l, &t, &dev, &route, None)),
             ["/sbin/ip route del 198.19.2.0/24 dev vpntunnel0"]
         );
         let v6 = Change::Route("2001:2:0:2::/64".parse().unwrap());
         assert_eq!(
-            line(&l.apply(&t, &v6)),
+            lines(&apply(&l, &t, &dev, &v6)),
             ["/sbin/ip route add 2001:2:0:2::/64 dev vpntunnel0"]
         );
         let addr = Change::Address("198.19.3.2".parse().unwrap());
         assert_eq!(
-            line(&l.apply(&t, &addr)),
+            lines(&apply(&l, &t, &dev, &addr)),
             ["/sbin/ip addr add 198.19.3.2/32 dev vpntunnel0"]
         );
         assert_eq!(
-            line(&l.undo(&t, &addr, None)),
+            lines(&undo(&l, &t, &dev, &addr, None)),
             ["/sbin/ip addr del 198.19.3.2/32 dev vpntunnel0"]
         );
         let addr6 = Change::Address("2001:2:0:7::2".parse().unwrap());
         assert_eq!(
-            line(&l.apply(&t, &addr6)),
+            lines(&apply(&l, &t, &dev, &addr6)),
             ["/sbin/ip addr add 2001:2:0:7::2/128 dev vpntunnel0"]
         );
         assert_eq!(
-            line(&l.apply(&t, &Change::Mtu(1431))),
+            lines(&apply(&l, &t, &dev, &Change::Mtu(1431))),
             ["/sbin/ip link set dev vpntunnel0 mtu 1431"]
         );
         assert_eq!(
-            line(&l.apply(&t, &Change::LinkUp)),
+            lines(&apply(&l, &t, &dev, &Change::LinkUp)),
             ["/sbin/ip link set dev vpntunnel0 up"]
+        );
+        assert_eq!(
+            lines(&undo(&l, &t, &dev, &Change::LinkUp, None)),
+            ["/sbin/ip link set dev vpntunnel0 down"]
         );
     }
 
     #[test]
     fn a_route_is_always_to_the_network() {
         // Host bits never reach the command line.
-        let p: vpnd_proto::net::Prefix = "198.19.2.9/24".parse().unwrap();
-        let steps = Linux.apply(&tools(), &Change::Route(p));
+        let p: Prefix = "198.19.2.9/24".parse().unwrap();
+        let dev: IfName = "vpntunnel0".parse().unwrap();
+        let steps = apply(&Linux, &tools(), &dev, &Change::Route(p));
         assert_eq!(
-            line(&steps),
+            lines(&steps),
             ["/sbin/ip route add 198.19.2.0/24 dev vpntunnel0"]
         );
     }
 
     #[test]
-    fn forwarding_is_restored_to_what_it_was() {
+    fn ip_path_is_checked_at_start() {
         let t = tools();
-        let f = Change::Forwarding(Family::V6);
         assert_eq!(
-            line(&Linux.apply(&t, &f)),
-            ["/proc/sys/net/ipv6/conf/all/forwarding=1"]
+            Linux.configured_programs(&t),
+            [("ip_path", Path::new("/sbin/ip"))]
         );
-        assert_eq!(
-            line(&Linux.undo(&t, &f, Some("1"))),
-            ["/proc/sys/net/ipv6/conf/all/forwarding=1"]
-        );
-        assert_eq!(
-            line(&Linux.undo(&t, &f, Some("0"))),
-            ["/proc/sys/net/ipv6/conf/all/forwarding=0"]
-        );
-    }
-
-    #[test]
-    fn resolvconf_gets_the_record_on_stdin() {
-        let t = tools();
-        let r = Change::Resolver {
-            nameserver: "198.19.1.53".parse().unwrap(),
-            search: Some("vpnd.test".parse().unwrap()),
-        };
-        let steps = Linux.apply(&t, &r);
-        let Step::Run(argv) = &steps[0] else { panic!() };
-        assert_eq!(argv.to_string(), "/sbin/resolvconf -a vpntunnel0.vpnd");
-        assert_eq!(
-            argv.stdin.as_deref(),
-            Some("nameserver 198.19.1.53\nsearch vpnd.test\n")
-        );
-        assert_eq!(
-            line(&Linux.undo(&t, &r, None)),
-            ["/sbin/resolvconf -d vpntunnel0.vpnd"]
-        );
-        let bare = Change::Resolver {
-            nameserver: "2001:2::53".parse().unwrap(),
-            search: None,
-        };
-        let Step::Run(argv) = &Linux.apply(&t, &bare)[0] else {
-            panic!()
-        };
-        assert_eq!(argv.stdin.as_deref(), Some("nameserver 2001:2::53\n"));
     }
 }

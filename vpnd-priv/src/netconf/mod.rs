@@ -10,7 +10,7 @@ mod linux;
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use vpnd_proto::net::{IfName, Prefix, ResolvDomain};
 
@@ -101,26 +101,89 @@ pub enum Step {
     },
 }
 
-/// Where the tools are and which tun is ours: the parent's own facts.
+/// Where the programs are that the changes run: the parent's own facts,
+/// from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tools {
-    /// The tun device.
-    pub device: IfName,
-    /// `ip` (Linux).
+    /// `ip`, which only Linux's command lines run.
     pub ip: PathBuf,
-    /// `resolvconf`.
+    /// `resolvconf`, on every platform.
     pub resolvconf: PathBuf,
 }
 
-/// A platform's command lines.
+/// Which way a primitive goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Make the change: link up, route or address added.
+    Apply,
+    /// Take it back: link down, route or address deleted.
+    Undo,
+}
+
+/// A platform's command lines for the primitives every change is made of;
+/// [`apply`] and [`undo`] choose among them.
 pub trait Platform {
-    /// The steps that make `change`.
-    fn apply(&self, tools: &Tools, change: &Change) -> Vec<Step>;
-    /// The steps that undo `change`; `previous` is the sysctl value read
-    /// before a forwarding change.
-    fn undo(&self, tools: &Tools, change: &Change, previous: Option<&str>) -> Vec<Step>;
+    /// The tun up ([`Direction::Apply`]) or down.
+    fn link(&self, tools: &Tools, device: &IfName, direction: Direction) -> Argv;
+    /// The tun's MTU.
+    fn mtu(&self, tools: &Tools, device: &IfName, mtu: u16) -> Argv;
+    /// A route to `prefix`'s network through the tun, added or deleted.
+    fn route(&self, tools: &Tools, device: &IfName, prefix: &Prefix, direction: Direction) -> Argv;
+    /// A host address on the tun, added or deleted.
+    fn address(&self, tools: &Tools, device: &IfName, ip: &IpAddr, direction: Direction) -> Argv;
     /// The sysctl that holds a family's forwarding switch.
     fn forwarding_sysctl(&self, family: Family) -> &'static str;
+    /// The configured programs these command lines run, each with the
+    /// configuration parameter that names it: checked at start, so that a
+    /// wrong path fails there and not at the first network change.
+    fn configured_programs<'t>(&self, tools: &'t Tools) -> Vec<(&'static str, &'t Path)>;
+}
+
+/// The steps that make `change` on `device`.
+pub fn apply(p: &impl Platform, tools: &Tools, device: &IfName, change: &Change) -> Vec<Step> {
+    let step = match change {
+        Change::LinkUp => Step::Run(p.link(tools, device, Direction::Apply)),
+        Change::Mtu(mtu) => Step::Run(p.mtu(tools, device, *mtu)),
+        Change::Route(prefix) => Step::Run(p.route(tools, device, prefix, Direction::Apply)),
+        Change::Address(ip) => Step::Run(p.address(tools, device, ip, Direction::Apply)),
+        Change::Forwarding(family) => Step::SetSysctl {
+            name: p.forwarding_sysctl(*family).to_owned(),
+            value: "1".to_owned(),
+        },
+        Change::Resolver { nameserver, search } => {
+            let mut argv = Argv::new(&tools.resolvconf, &["-a", &resolver_record(device)]);
+            argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
+            Step::Run(argv)
+        }
+    };
+    vec![step]
+}
+
+/// The steps that undo `change` on `device`; `previous` is the sysctl
+/// value read before a forwarding change (off when there is none).
+pub fn undo(
+    p: &impl Platform,
+    tools: &Tools,
+    device: &IfName,
+    change: &Change,
+    previous: Option<&str>,
+) -> Vec<Step> {
+    let step = match change {
+        Change::LinkUp => Step::Run(p.link(tools, device, Direction::Undo)),
+        // The tun goes away with vpnd; its MTU needs no undoing.
+        Change::Mtu(_) => return vec![],
+        Change::Route(prefix) => Step::Run(p.route(tools, device, prefix, Direction::Undo)),
+        Change::Address(ip) => Step::Run(p.address(tools, device, ip, Direction::Undo)),
+        Change::Forwarding(family) => Step::SetSysctl {
+            name: p.forwarding_sysctl(*family).to_owned(),
+            value: previous.unwrap_or("0").to_owned(),
+        },
+        Change::Resolver { .. } => Step::Run(Argv::new(
+            &tools.resolvconf,
+            &["-d", &resolver_record(device)],
+        )),
+    };
+    vec![step]
 }
 
 /// The resolvconf record name: the tun's name with openresolv's protocol
@@ -145,45 +208,6 @@ pub fn host_prefix(ip: &IpAddr) -> String {
     }
 }
 
-/// The steps every platform shares: forwarding through its sysctl, and
-/// resolvconf. `None` for the changes each platform makes its own way.
-fn common_apply(p: &impl Platform, t: &Tools, change: &Change) -> Option<Vec<Step>> {
-    match change {
-        Change::Forwarding(f) => Some(vec![Step::SetSysctl {
-            name: p.forwarding_sysctl(*f).to_owned(),
-            value: "1".to_owned(),
-        }]),
-        Change::Resolver { nameserver, search } => {
-            let mut argv = Argv::new(&t.resolvconf, &["-a", &resolver_record(&t.device)]);
-            argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
-            Some(vec![Step::Run(argv)])
-        }
-        _ => None,
-    }
-}
-
-/// The undoing counterpart of [`common_apply`].
-fn common_undo(
-    p: &impl Platform,
-    t: &Tools,
-    change: &Change,
-    previous: Option<&str>,
-) -> Option<Vec<Step>> {
-    match change {
-        Change::Forwarding(f) => Some(vec![Step::SetSysctl {
-            name: p.forwarding_sysctl(*f).to_owned(),
-            value: previous.unwrap_or("0").to_owned(),
-        }]),
-        Change::Resolver { .. } => Some(vec![Step::Run(Argv::new(
-            &t.resolvconf,
-            &["-d", &resolver_record(&t.device)],
-        ))]),
-        // The tun goes away with vpnd; its MTU needs no undoing.
-        Change::Mtu(_) => Some(vec![]),
-        _ => None,
-    }
-}
-
 /// This build's platform.
 #[cfg(target_os = "linux")]
 pub fn platform() -> impl Platform {
@@ -194,4 +218,98 @@ pub fn platform() -> impl Platform {
 #[cfg(not(target_os = "linux"))]
 pub fn platform() -> impl Platform {
     Bsd::native()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each step as one line: a command as it is logged, a sysctl as
+    /// `name=value`.
+    pub(super) fn lines(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Run(a) => a.to_string(),
+                Step::SetSysctl { name, value } => format!("{name}={value}"),
+            })
+            .collect()
+    }
+
+    /// The programs where Debian has them.
+    pub(super) fn tools() -> Tools {
+        Tools {
+            ip: PathBuf::from("/sbin/ip"),
+            resolvconf: PathBuf::from("/sbin/resolvconf"),
+        }
+    }
+
+    #[test]
+    fn resolvconf_gets_the_record_on_stdin_on_every_platform() {
+        let t = tools();
+        let dev: IfName = "vpntunnel0".parse().unwrap();
+        let r = Change::Resolver {
+            nameserver: "198.19.1.53".parse().unwrap(),
+            search: Some("vpnd.test".parse().unwrap()),
+        };
+        for steps in [
+            apply(&Linux, &t, &dev, &r),
+            apply(&Bsd::default(), &t, &dev, &r),
+        ] {
+            let [Step::Run(argv)] = &steps[..] else {
+                panic!("{steps:?}")
+            };
+            assert_eq!(argv.to_string(), "/sbin/resolvconf -a vpntunnel0.vpnd");
+            assert_eq!(
+                argv.stdin.as_deref(),
+                Some("nameserver 198.19.1.53\nsearch vpnd.test\n")
+            );
+        }
+        assert_eq!(
+            lines(&undo(&Linux, &t, &dev, &r, None)),
+            ["/sbin/resolvconf -d vpntunnel0.vpnd"]
+        );
+        let bare = Change::Resolver {
+            nameserver: "2001:2::53".parse().unwrap(),
+            search: None,
+        };
+        let [Step::Run(argv)] = &apply(&Linux, &t, &dev, &bare)[..] else {
+            panic!()
+        };
+        assert_eq!(argv.stdin.as_deref(), Some("nameserver 2001:2::53\n"));
+    }
+
+    #[test]
+    fn forwarding_is_restored_to_what_it_was() {
+        let (t, dev): (Tools, IfName) = (tools(), "tun3".parse().unwrap());
+        let f = Change::Forwarding(Family::V6);
+        assert_eq!(
+            lines(&apply(&Linux, &t, &dev, &f)),
+            ["/proc/sys/net/ipv6/conf/all/forwarding=1"]
+        );
+        assert_eq!(
+            lines(&undo(&Linux, &t, &dev, &f, Some("1"))),
+            ["/proc/sys/net/ipv6/conf/all/forwarding=1"]
+        );
+        assert_eq!(
+            lines(&undo(&Linux, &t, &dev, &f, Some("0"))),
+            ["/proc/sys/net/ipv6/conf/all/forwarding=0"]
+        );
+        let f4 = Change::Forwarding(Family::V4);
+        assert_eq!(
+            lines(&apply(&Bsd::default(), &t, &dev, &f4)),
+            ["net.inet.ip.forwarding=1"]
+        );
+        assert_eq!(
+            lines(&undo(&Bsd::default(), &t, &dev, &f4, Some("0"))),
+            ["net.inet.ip.forwarding=0"]
+        );
+    }
+
+    #[test]
+    fn an_mtu_is_never_undone() {
+        let (t, dev): (Tools, IfName) = (tools(), "tun3".parse().unwrap());
+        assert!(undo(&Linux, &t, &dev, &Change::Mtu(1400), None).is_empty());
+        assert!(undo(&Bsd::default(), &t, &dev, &Change::Mtu(1400), None).is_empty());
+    }
 }

@@ -8,14 +8,19 @@ use vpnd_crypto::{KeyError, Nonce, SharedKey};
 use super::{SessionConfig, initial_send_nonce};
 use crate::config::RoleConfig;
 use crate::ipc::Start;
-use crate::wire::Pushed;
+use crate::wire::{Inet6Family, Pushed};
 
 impl SessionConfig {
     /// The session for `start`. `random` is 16 fresh random bytes for the
-    /// send counter (used when no nonce file is above them). Fails only if
+    /// send counter (used when no nonce file is above them); `inet6_family`
+    /// is this system's `AF_INET6` (see [`Inet6Family`]). Fails only if
     /// `remote_pk` gives an all-zero shared key, which the configuration
     /// parser already refuses.
-    pub fn from_start(start: &Start, random: [u8; 16]) -> Result<SessionConfig, KeyError> {
+    pub fn from_start(
+        start: &Start,
+        random: [u8; 16],
+        inet6_family: Inet6Family,
+    ) -> Result<SessionConfig, KeyError> {
         let c = &start.config;
         let push = match &c.role {
             RoleConfig::HostGw {
@@ -36,6 +41,7 @@ impl SessionConfig {
             static_key: SharedKey::precompute(&c.remote_pk, &c.local_sk)?,
             peer: start.peer,
             push,
+            inet6_family,
             max_key_age: Duration::from_secs(u64::from(c.max_key_age)),
             max_key_packets: u64::from(c.max_key_packets),
             nonce_reset_incr: u64::from(c.nonce_reset_incr),
@@ -86,7 +92,7 @@ mod tests {
              resolv_addr: 198.19.1.53\nresolv_domain: vpnd.test\n",
             None,
         );
-        let c = SessionConfig::from_start(&s, [7; 16]).unwrap();
+        let c = SessionConfig::from_start(&s, [7; 16], Inet6Family::LINUX).unwrap();
         assert_eq!(c.role, Role::HostGw);
         let push = c.push.unwrap();
         assert_eq!(push.host.to_string(), "198.19.3.2/24");
@@ -101,14 +107,17 @@ mod tests {
     #[test]
     fn send_counter_starts_above_the_nonce_file_and_the_clock() {
         let net_gw = "role: net-gw\nremote_host: 198.18.0.2\n";
-        let fresh = SessionConfig::from_start(&start(net_gw, None), [0; 16]).unwrap();
+        let fresh =
+            SessionConfig::from_start(&start(net_gw, None), [0; 16], Inet6Family::LINUX).unwrap();
         assert_eq!(
             fresh.send_nonce,
             Nonce::from_time_and_random(1_800_000_000, [0; 16])
         );
         assert!(fresh.push.is_none());
         let far = [0xff; 24];
-        let saved = SessionConfig::from_start(&start(net_gw, Some(far)), [0; 16]).unwrap();
+        let saved =
+            SessionConfig::from_start(&start(net_gw, Some(far)), [0; 16], Inet6Family::LINUX)
+                .unwrap();
         assert_eq!(saved.send_nonce, Nonce::from_bytes(far));
     }
 }

@@ -48,7 +48,7 @@ pub use timer::{
 
 use crate::Timestamp;
 use crate::config::Role;
-use crate::wire::{self, FrameError, MessageType, PeerInfo, PushError, Pushed};
+use crate::wire::{self, FrameError, Inet6Family, MessageType, PeerInfo, PushError, Pushed};
 use keys::KeySet;
 use nonces::SendCounter;
 use timer::Timers;
@@ -64,6 +64,9 @@ pub struct SessionConfig {
     pub peer: Option<SocketAddr>,
     /// host-gw: the client address, network, resolver and domain to push.
     pub push: Option<Pushed>,
+    /// The family byte written for the pushed IPv6 addresses: this
+    /// system's `AF_INET6`, which the caller knows and this crate does not.
+    pub inet6_family: Inet6Family,
     /// Rotate when the key is this old (`max_key_age`).
     pub max_key_age: Duration,
     /// Rotate when this many datagrams were sealed under the key.

@@ -89,7 +89,9 @@ impl<E: Entropy> Session<E> {
 
     pub(super) fn own_peer_info(&self) -> PeerInfo {
         match (&self.config.role, &self.config.push) {
-            (Role::HostGw, Some(push)) => PeerInfo::for_host_gw(self.peer_id, push),
+            (Role::HostGw, Some(push)) => {
+                PeerInfo::for_host_gw(self.peer_id, push, self.config.inet6_family)
+            }
             _ => PeerInfo::id_only(self.peer_id),
         }
     }

@@ -10,7 +10,7 @@
 
 mod peer_info;
 
-pub use peer_info::{AF_INET6_WIRE, AddrField, PeerInfo, PushError, Pushed};
+pub use peer_info::{AddrField, Inet6Family, PeerInfo, PushError, Pushed};
 
 use vpnd_crypto::{Nonce, OpenError, PublicKey, SharedKey};
 

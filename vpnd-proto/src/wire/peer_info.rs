@@ -8,32 +8,44 @@ use serde::{Deserialize, Serialize};
 use super::{FrameError, MessageType, PEER_INFO_LEN};
 use crate::net::{Prefix, ResolvDomain};
 
-/// This platform's `AF_INET6`, which the deployed peers put on the wire
-/// for IPv6 (PROTOCOL.md "Peer info"); we send ours.
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
-pub const AF_INET6_WIRE: u8 = 28;
-/// This platform's `AF_INET6`, which the deployed peers put on the wire.
-#[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
-pub const AF_INET6_WIRE: u8 = 24;
-/// This platform's `AF_INET6`, which the deployed peers put on the wire.
-#[cfg(any(target_os = "macos", target_os = "ios"))]
-pub const AF_INET6_WIRE: u8 = 30;
-/// This platform's `AF_INET6`, which the deployed peers put on the wire.
-#[cfg(not(any(
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "macos",
-    target_os = "ios"
-)))]
-pub const AF_INET6_WIRE: u8 = 10;
+/// The family byte this side writes for an IPv6 address: its own
+/// system's `AF_INET6`, as the deployed peers write theirs (PROTOCOL.md
+/// "Peer info"). The pure crate does not know the system: the caller
+/// that does passes it in ([`crate::session::SessionConfig`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inet6Family(u8);
+
+impl Inet6Family {
+    /// Linux's `AF_INET6`.
+    pub const LINUX: Inet6Family = Inet6Family(10);
+    /// FreeBSD's and DragonFly's.
+    pub const FREEBSD: Inet6Family = Inet6Family(28);
+    /// NetBSD's and OpenBSD's.
+    pub const NETBSD: Inet6Family = Inet6Family(24);
+    /// macOS's.
+    pub const MACOS: Inet6Family = Inet6Family(30);
+
+    /// A system's `AF_INET6` value, as its C library defines it.
+    pub const fn new(value: u8) -> Inet6Family {
+        Inet6Family(value)
+    }
+
+    /// The byte on the wire.
+    pub const fn value(self) -> u8 {
+        self.0
+    }
+}
 
 const AF_NONE: u8 = 0;
 const AF_INET: u8 = 2;
 /// Every system's `AF_INET6`: Linux, FreeBSD/DragonFly, NetBSD/OpenBSD,
 /// macOS. We accept them all (an improvement: the deployed peers do not).
-const AF_INET6_ANY: [u8; 4] = [10, 28, 24, 30];
+const AF_INET6_ANY: [u8; 4] = [
+    Inet6Family::LINUX.value(),
+    Inet6Family::FREEBSD.value(),
+    Inet6Family::NETBSD.value(),
+    Inet6Family::MACOS.value(),
+];
 
 // Offsets (PROTOCOL.md "Peer info (92 bytes)").
 const PEER_ID: usize = 0;
@@ -62,8 +74,8 @@ pub struct AddrField {
 }
 
 impl AddrField {
-    /// `addr` with `prefix_len`, in this platform's encoding.
-    pub fn from_ip(addr: IpAddr, prefix_len: u8) -> Self {
+    /// `addr` with `prefix_len`; an IPv6 address is marked `inet6`.
+    pub fn from_ip(addr: IpAddr, prefix_len: u8, inet6: Inet6Family) -> Self {
         let mut bytes = [0u8; ADDR_LEN];
         let family = match addr {
             IpAddr::V4(a) => {
@@ -72,7 +84,7 @@ impl AddrField {
             }
             IpAddr::V6(a) => {
                 bytes = a.octets();
-                AF_INET6_WIRE
+                inet6.value()
             }
         };
         AddrField {
@@ -138,8 +150,9 @@ impl PeerInfo {
         }
     }
 
-    /// What a host-gw sends: the id and the values it pushes.
-    pub fn for_host_gw(peer_id: u32, pushed: &Pushed) -> Self {
+    /// What a host-gw sends: the id and the values it pushes, IPv6
+    /// addresses marked `inet6`.
+    pub fn for_host_gw(peer_id: u32, pushed: &Pushed, inet6: Inet6Family) -> Self {
         let mut domain = [0u8; DOMAIN_LEN];
         if let Some(d) = &pushed.domain {
             // ResolvDomain holds at most 31 bytes: the NUL always fits.
@@ -149,11 +162,11 @@ impl PeerInfo {
         }
         PeerInfo {
             peer_id,
-            host: AddrField::from_ip(pushed.host.addr(), pushed.host.prefix_len()),
-            network: AddrField::from_ip(pushed.network.addr(), pushed.network.prefix_len()),
+            host: AddrField::from_ip(pushed.host.addr(), pushed.host.prefix_len(), inet6),
+            network: AddrField::from_ip(pushed.network.addr(), pushed.network.prefix_len(), inet6),
             resolver: pushed
                 .resolver
-                .map(|r| AddrField::from_ip(r, 0))
+                .map(|r| AddrField::from_ip(r, 0, inet6))
                 .unwrap_or_default(),
             domain,
         }
@@ -373,7 +386,7 @@ mod tests {
              76706e642e74657374 0000000000000000000000000000000000000000000000 000000",
         );
         assert_eq!(expected.len(), 92);
-        let info = PeerInfo::for_host_gw(0x1234_5678, &push());
+        let info = PeerInfo::for_host_gw(0x1234_5678, &push(), Inet6Family::LINUX);
         assert_eq!(info.encode().to_vec(), expected);
         let back = PeerInfo::decode(&expected).unwrap();
         assert_eq!(back, info);
@@ -390,7 +403,7 @@ mod tests {
 
     #[test]
     fn padding_is_ignored_and_length_is_exact() {
-        let mut b = PeerInfo::for_host_gw(1, &push()).encode();
+        let mut b = PeerInfo::for_host_gw(1, &push(), Inet6Family::LINUX).encode();
         b[89..].copy_from_slice(&[9, 9, 9]);
         assert_eq!(
             PeerInfo::decode(&b).unwrap().pushed().unwrap(),
@@ -408,8 +421,15 @@ mod tests {
             resolver: Some("2001:2:0:1::53".parse().unwrap()),
             domain: None,
         };
-        let mut info = PeerInfo::for_host_gw(1, &v6);
-        assert_eq!(info.host.family, AF_INET6_WIRE);
+        for sender in [Inet6Family::FREEBSD, Inet6Family::NETBSD] {
+            let info = PeerInfo::for_host_gw(1, &v6, sender);
+            assert_eq!(
+                [info.host.family, info.network.family, info.resolver.family],
+                [sender.value(); 3]
+            );
+        }
+        let mut info = PeerInfo::for_host_gw(1, &v6, Inet6Family::LINUX);
+        assert_eq!(info.host.family, 10);
         for family in [10, 28, 24, 30] {
             info.host.family = family;
             info.network.family = family;
@@ -429,7 +449,7 @@ mod tests {
     #[test]
     fn unsafe_pushes_are_refused() {
         let info = |f: &dyn Fn(&mut PeerInfo)| {
-            let mut i = PeerInfo::for_host_gw(1, &push());
+            let mut i = PeerInfo::for_host_gw(1, &push(), Inet6Family::LINUX);
             f(&mut i);
             i.pushed()
         };
@@ -441,21 +461,23 @@ mod tests {
         };
         // A default route.
         refused(
-            info(&|i| i.network = AddrField::from_ip([0, 0, 0, 0].into(), 0)),
+            info(&|i| i.network = AddrField::from_ip([0, 0, 0, 0].into(), 0, Inet6Family::LINUX)),
             "network",
         );
         // Host bits in the network.
         refused(
-            info(&|i| i.network = AddrField::from_ip([198, 19, 1, 7].into(), 24)),
+            info(&|i| {
+                i.network = AddrField::from_ip([198, 19, 1, 7].into(), 24, Inet6Family::LINUX)
+            }),
             "network",
         );
         // A multicast or loopback host address.
         refused(
-            info(&|i| i.host = AddrField::from_ip([224, 0, 0, 1].into(), 24)),
+            info(&|i| i.host = AddrField::from_ip([224, 0, 0, 1].into(), 24, Inet6Family::LINUX)),
             "host address",
         );
         refused(
-            info(&|i| i.host = AddrField::from_ip([127, 0, 0, 1].into(), 8)),
+            info(&|i| i.host = AddrField::from_ip([127, 0, 0, 1].into(), 8, Inet6Family::LINUX)),
             "host address",
         );
         // A prefix longer than the address.
@@ -464,7 +486,9 @@ mod tests {
         refused(info(&|i| i.network = AddrField::default()), "network");
         // A broadcast resolver.
         refused(
-            info(&|i| i.resolver = AddrField::from_ip([255, 255, 255, 255].into(), 0)),
+            info(&|i| {
+                i.resolver = AddrField::from_ip([255, 255, 255, 255].into(), 0, Inet6Family::LINUX)
+            }),
             "resolver",
         );
         // A domain with a newline (resolvconf input injection) or no NUL.

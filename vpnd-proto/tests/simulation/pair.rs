@@ -9,7 +9,7 @@ use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
 use vpnd_proto::Timestamp;
 use vpnd_proto::config::Role;
 use vpnd_proto::session::{Event, SeededEntropy, Session, SessionConfig, initial_send_nonce};
-use vpnd_proto::wire::{self, Pushed};
+use vpnd_proto::wire::{self, Inet6Family, Pushed};
 
 use crate::link::{Faults, Link, Side};
 
@@ -73,6 +73,7 @@ pub fn config(role: Role, key: SharedKey, peer: Option<SocketAddr>) -> SessionCo
         static_key: key,
         peer,
         push: None,
+        inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
         nonce_reset_incr: 10_000,

@@ -1,5 +1,7 @@
 //! The sockets the parent opens for the network process: the UDP socket
-//! for both address families, and the stats listener.
+//! for both address families, and the stats listener. What each platform
+//! does its own way (buffers past the limit, fragmentation, UDP offloads)
+//! is in its module, chosen below.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
@@ -7,6 +9,12 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, sockopt};
+
+#[cfg_attr(target_os = "linux", path = "linux.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "bsd.rs")]
+mod os;
+
+pub use os::udp_offloads;
 
 /// Why a socket could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -57,44 +65,9 @@ pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
         }
         Err(e) => return Err(err(e)),
     };
-    enlarge_buffers(&fd);
-    allow_fragmentation(&fd);
+    os::enlarge_buffers(&fd);
+    os::allow_fragmentation(&fd);
     Ok(fd)
-}
-
-/// Asks for UDP segmentation (datagrams of one size to one peer leave in
-/// one send) and receive coalescing (a peer's datagrams arrive joined);
-/// returns which the kernel has: (GSO, GRO). The network process learns
-/// them from the start message; it needs no setsockopt of its own.
-pub fn udp_offloads(fd: &OwnedFd) -> (bool, bool) {
-    #[cfg(target_os = "linux")]
-    {
-        use nix::sys::socket::{setsockopt, sockopt as nix_opt};
-        // A segment size of 0 on the socket: GSO stays per send, where the
-        // network process sets it; the call only probes.
-        let gso = setsockopt(fd, nix_opt::UdpGsoSegment, &0).is_ok();
-        let gro = setsockopt(fd, nix_opt::UdpGroSegment, &true).is_ok();
-        (gso, gro)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = fd;
-        (false, false)
-    }
-}
-
-/// Lets the kernel fragment an outer datagram larger than the path MTU
-/// instead of refusing it (EMSGSIZE, a packet lost where nobody sees it).
-/// With the default tun MTU no datagram exceeds a 1500-byte path; a larger
-/// configured `mtu`, or a smaller path, still delivers every packet whole.
-fn allow_fragmentation(fd: &OwnedFd) {
-    #[cfg(target_os = "linux")]
-    {
-        let _ = sockopt::set_ip_mtu_discover(fd, sockopt::Ipv4PathMtuDiscovery::DONT);
-        let _ = sockopt::set_ipv6_mtu_discover(fd, sockopt::Ipv6PathMtuDiscovery::DONT);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = fd;
 }
 
 /// Socket buffers for this many bytes each way: the system default (about
@@ -102,25 +75,6 @@ fn allow_fragmentation(fd: &OwnedFd) {
 /// of garbage would then crowd genuine datagrams out in the kernel, before
 /// the network process can count and drop it.
 pub const UDP_BUFFER: usize = 4 << 20;
-
-/// Sets [`UDP_BUFFER`], past the system's limit where root may (Linux's
-/// SO_RCVBUFFORCE); best effort: a smaller buffer only loses bursts.
-fn enlarge_buffers(fd: &OwnedFd) {
-    #[cfg(target_os = "linux")]
-    {
-        if sockopt::set_socket_recv_buffer_size_force(fd, UDP_BUFFER).is_err() {
-            let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
-        }
-        if sockopt::set_socket_send_buffer_size_force(fd, UDP_BUFFER).is_err() {
-            let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
-        let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);
-    }
-}
 
 /// The stats listener at `path`, non-blocking. A stale socket left by a
 /// vpnd that died is replaced; a socket some process still listens on, or
@@ -175,17 +129,10 @@ mod tests {
     }
 
     #[test]
-    fn buffers_are_enlarged_as_far_as_allowed() {
+    fn buffers_are_set() {
+        // The system's limit may cap them; the platform's tests say more.
         let fd = udp(0).unwrap();
-        let got = sockopt::socket_recv_buffer_size(&fd).unwrap();
-        // Linux reports twice what was set; without privilege the system's
-        // limit (net.core.rmem_max) caps it.
-        let is_root = rustix::process::geteuid().is_root();
-        if cfg!(target_os = "linux") && is_root {
-            assert!(got >= UDP_BUFFER, "{got}");
-        } else {
-            assert!(got > 0);
-        }
+        assert!(sockopt::socket_recv_buffer_size(&fd).unwrap() > 0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Opening the tun device: Linux's `/dev/net/tun` clone device, without the
-//! packet-information header (DATA carries bare IP packets, PROTOCOL.md).
-//! The BSDs' `/dev/tunN` follows with the FreeBSD port.
+//! Linux's tun: the `/dev/net/tun` clone device, without the
+//! packet-information header (DATA carries bare IP packets, PROTOCOL.md),
+//! with a virtio-net header and TSO/USO where the kernel offers them.
 // The TUNSETIFF ioctl has no safe wrapper; this module is the one place
 // that issues it.
 #![allow(unsafe_code)]
@@ -11,21 +11,10 @@ use rustix::fs::{Mode, OFlags, open};
 use rustix::ioctl::{Updater, ioctl, opcode};
 use vpnd_proto::net::IfName;
 
-/// Why the tun device could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum TunError {
-    /// `/dev/net/tun` could not be opened.
-    #[error("/dev/net/tun: {0}")]
-    Open(rustix::io::Errno),
-    /// The kernel refused the interface.
-    #[error("{name}: cannot create the tun interface: {errno}")]
-    Create {
-        /// The interface.
-        name: String,
-        /// Why.
-        errno: rustix::io::Errno,
-    },
-}
+use super::{TunError, TunOffloads};
+
+/// The clone device every tun is made from.
+const CLONE_DEVICE: &str = "/dev/net/tun";
 
 const IFF_TUN: i16 = 0x0001;
 const IFF_NO_PI: i16 = 0x1000;
@@ -56,23 +45,9 @@ const TUNSETIFF: rustix::ioctl::Opcode = opcode::write::<rustix::ffi::c_int>(b'T
 /// `_IOW('T', 208, unsigned int)`, the flags passed by value.
 const TUNSETOFFLOAD: rustix::ioctl::Opcode = opcode::write::<rustix::ffi::c_uint>(b'T', 208);
 
-/// The offloads the tun was opened with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TunOffloads {
-    /// A virtio-net header before each packet.
-    pub vnet_hdr: bool,
-    /// TCP segmentation (IPv4 and IPv6).
-    pub tso: bool,
-    /// UDP segmentation (Linux 6.2 and later).
-    pub uso: bool,
-}
-
-/// Creates (or attaches to) the tun interface `name`, non-blocking and
-/// close-on-exec. The interface disappears when the descriptor is closed.
 /// With `offload`, asks for a virtio-net header and for checksum, TSO and
-/// USO offloads, taking what the kernel has; without, or where it has
-/// none, the tun carries bare packets.
-pub fn open_tun(name: &IfName, offload: bool) -> Result<(OwnedFd, TunOffloads), TunError> {
+/// USO offloads, taking what the kernel has; see [`super::open_tun`].
+pub(super) fn open_tun(name: &IfName, offload: bool) -> Result<(OwnedFd, TunOffloads), TunError> {
     if offload && let Ok(fd) = create(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR) {
         let tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
         let mut offloads = TunOffloads {
@@ -106,11 +81,14 @@ fn set_offload(fd: &OwnedFd, flags: usize) -> Result<(), rustix::io::Errno> {
 
 fn create(name: &IfName, flags: i16) -> Result<OwnedFd, TunError> {
     let fd = open(
-        "/dev/net/tun",
+        CLONE_DEVICE,
         OFlags::RDWR | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )
-    .map_err(TunError::Open)?;
+    .map_err(|errno| TunError::Open {
+        device: CLONE_DEVICE,
+        errno,
+    })?;
     let mut req = IfReq {
         name: [0; IFNAMSIZ],
         flags,
@@ -125,7 +103,7 @@ fn create(name: &IfName, flags: i16) -> Result<OwnedFd, TunError> {
     // valid for the call.
     let result = unsafe { ioctl(&fd, Updater::<TUNSETIFF, IfReq>::new(&mut req)) };
     result.map_err(|errno| TunError::Create {
-        name: name.to_string(),
+        name: name.clone(),
         errno,
     })?;
     Ok(fd)
