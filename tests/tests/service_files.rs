@@ -61,8 +61,8 @@ fn the_systemd_unit_verifies() {
         return;
     }
     // verify checks that the programs exist: point it at the built vpnd.
-    let dir = std::env::temp_dir().join(vpnd_tests::unique("unit"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     let unit = std::fs::read_to_string(etc("systemd/vpnd@.service")).unwrap();
     let vpnd = vpnd_tests::binary("vpnd");
     std::fs::write(
@@ -75,7 +75,6 @@ fn the_systemd_unit_verifies() {
         .arg(dir.join("vpnd@site-b.service"))
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "{out:?}");
     for needed in [
