@@ -62,7 +62,7 @@ fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
         "198.19.1.10",
         20 << 20,
     );
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("IPv4 inside and outside");
 
     assert!(c.stop().success(), "{}", c.log_text());
     assert_eq!(
@@ -117,7 +117,7 @@ fn ipv6_outside_and_inside() {
         "2001:2:0:1::10",
         20 << 20,
     );
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("IPv6 inside and outside");
     assert!(g.stop().success());
     assert_eq!(
         site.gateway_sysctl(FORWARDING_V6),
@@ -188,7 +188,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
         .ns
         .ip(&["addr", "del", OUTER_V4.client, "dev", &site.client_if]);
     let t = transfer.join().unwrap();
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("the moving client to the internal host");
     assert!(
         g.log_text().contains("peer address: 198.18.1.3:4706"),
         "{}",
