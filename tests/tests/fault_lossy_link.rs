@@ -44,7 +44,7 @@ fn quiet_snapshot(
 
 #[test]
 fn a_transfer_survives_loss_reordering_and_duplication_with_rotations() {
-    if !vpnd_tests::can_run("a_transfer_survives_loss_reordering_and_duplication") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::relayed("lossy", "max_key_packets: 5000\n");

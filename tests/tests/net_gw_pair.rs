@@ -13,7 +13,7 @@ const HUNDRED_MB: u64 = 100 * 1024 * 1024;
 
 #[test]
 fn internal_hosts_reach_each_other_and_sigterm_cleans_up() {
-    if !vpnd_tests::can_run("internal_hosts_reach_each_other_and_sigterm_cleans_up") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("pair", "");
@@ -49,7 +49,7 @@ fn internal_hosts_reach_each_other_and_sigterm_cleans_up() {
 
 #[test]
 fn keys_rotate_at_least_ten_times_under_load_without_decrypt_failures() {
-    if !vpnd_tests::can_run("keys_rotate_at_least_ten_times_under_load") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     // 5000 is the smallest max_key_packets the configuration takes.

@@ -40,7 +40,7 @@ fn logged(d: &Daemon, line: &str) {
 
 #[test]
 fn with_offloads_500_mb_each_way_arrive_whole_split_and_joined() {
-    if !vpnd_tests::can_run("with_offloads_500_mb_each_way") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("offload-on", "");
@@ -84,7 +84,7 @@ fn with_offloads_500_mb_each_way_arrive_whole_split_and_joined() {
 
 #[test]
 fn without_offloads_500_mb_each_way_arrive_whole() {
-    if !vpnd_tests::can_run("without_offloads_500_mb_each_way") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("offload-off", "");
@@ -107,7 +107,7 @@ fn without_offloads_500_mb_each_way_arrive_whole() {
 
 #[test]
 fn keys_rotate_under_full_load_and_no_segment_is_lost() {
-    if !vpnd_tests::can_run("keys_rotate_under_full_load") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     // A rotation every 20,000 datagrams: some 25 during the transfer.

@@ -32,7 +32,7 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
-    if !vpnd_tests::can_run("ipv4_outside_and_inside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host4", OUTER_V4, INNER_V4, "", "");
@@ -88,7 +88,7 @@ fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
 
 #[test]
 fn ipv6_outside_and_inside() {
-    if !vpnd_tests::can_run("ipv6_outside_and_inside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host6", OUTER_V6, INNER_V6, "", "");
@@ -128,7 +128,7 @@ fn ipv6_outside_and_inside() {
 
 #[test]
 fn ipv4_inside_over_ipv6_outside() {
-    if !vpnd_tests::can_run("ipv4_inside_over_ipv6_outside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host46", OUTER_V6, INNER_V4, "", "");
@@ -138,7 +138,7 @@ fn ipv4_inside_over_ipv6_outside() {
 
 #[test]
 fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
-    if !vpnd_tests::can_run("the_gateway_follows_a_moved_client") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("roam", OUTER_V4, INNER_V4, "", "");
@@ -226,7 +226,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
 
 #[test]
 fn the_gateway_forgets_a_client_that_went_away_and_accepts_it_again() {
-    if !vpnd_tests::can_run("the_gateway_forgets_a_client") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("away", OUTER_V4, INNER_V4, "", "");

@@ -51,7 +51,7 @@ fn refused_push(tag: &str, push: Pushed, reason: &str) {
 
 #[test]
 fn a_pushed_default_route_is_refused_and_the_session_stays() {
-    if vpnd_tests::can_run("a_pushed_default_route_is_refused") {
+    if vpnd_tests::can_run!() {
         let push = Pushed {
             host: "198.19.3.2/24".parse().unwrap(),
             network: "0.0.0.0/0".parse().unwrap(),
@@ -64,7 +64,7 @@ fn a_pushed_default_route_is_refused_and_the_session_stays() {
 
 #[test]
 fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
-    if vpnd_tests::can_run("a_pushed_multicast_resolver_is_refused") {
+    if vpnd_tests::can_run!() {
         let push = Pushed {
             host: "198.19.3.2/24".parse().unwrap(),
             network: "198.19.1.0/24".parse().unwrap(),
@@ -77,7 +77,7 @@ fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
 
 #[test]
 fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
-    if !vpnd_tests::can_run("the_parent_refuses_a_bad_push") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new(
@@ -109,7 +109,7 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
 
 #[test]
 fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
-    if !vpnd_tests::can_run("a_refused_push_repeated") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new(
@@ -143,7 +143,7 @@ fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
 
 #[test]
 fn without_resolvconf_the_tunnel_and_routes_work_and_the_error_names_it() {
-    if !vpnd_tests::can_run("without_resolvconf") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let missing = "/nonexistent/resolvconf";
@@ -176,7 +176,7 @@ fn without_resolvconf_the_tunnel_and_routes_work_and_the_error_names_it() {
 
 #[test]
 fn a_failing_ip_rolls_the_half_applied_configuration_back() {
-    if !vpnd_tests::can_run("a_failing_ip_rolls_back") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("badip", OUTER_V4, INNER_V4, "", "");
