@@ -190,7 +190,7 @@ impl Pair {
     /// Starts gateway `side` with a stand-in for the network process (a
     /// test binary; debug builds of vpnd only). Does not wait.
     pub fn start_with_net_binary(&self, side: &Side, net: &Path) -> Daemon {
-        side.start_with_env(&self.dir, &[("VPND_TEST_NET_BINARY", net.as_os_str())])
+        side.start_with_net_binary(&self.dir, net)
     }
 
     /// Starts both and waits until a ping crosses the tunnel.
@@ -285,6 +285,13 @@ impl Side {
     /// Starts this daemon with `env` added; does not wait.
     pub fn start_with_env(&self, dir: &Scratch, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
         self.start_wrapped(dir, env, &[])
+    }
+
+    /// Starts this daemon with `net` (a test binary) standing in for its
+    /// network process: debug builds of vpnd take it from
+    /// `VPND_TEST_NET_BINARY`. Does not wait.
+    pub fn start_with_net_binary(&self, dir: &Scratch, net: &Path) -> Daemon {
+        self.start_with_env(dir, &[("VPND_TEST_NET_BINARY", net.as_os_str())])
     }
 
     /// Starts this daemon through `wrapper` (see [`Daemon::start`]), with
