@@ -52,11 +52,6 @@ impl Scratch {
         Scratch { dir }
     }
 
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// A path inside.
     pub fn join(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
