@@ -4,7 +4,8 @@
 //!
 //! Everything is named uniquely per test process and test, so tests run
 //! in parallel; addresses come from 198.18.0.0/15 only. Under `CI=true` a
-//! test that lacks root or a tool fails; elsewhere it is skipped loudly.
+//! test that lacks root or a tool fails; elsewhere it is skipped loudly
+//! (`can_run!`, `has_tools!`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,35 +15,12 @@ pub mod manual;
 pub mod netns;
 pub mod numbered;
 pub mod pair;
+pub mod prerequisites;
 pub mod procstat;
 pub mod relay;
 pub mod rogue;
 pub mod site;
 pub mod traffic;
-
-/// True when the test can run: root, `ip` present. Under `CI=true` a
-/// missing prerequisite panics instead (tests never skip in CI).
-pub fn can_run(test: &str) -> bool {
-    let missing = if !rustix::process::geteuid().is_root() {
-        Some("root")
-    } else if !std::path::Path::new("/sbin/ip").exists()
-        && !std::path::Path::new("/usr/sbin/ip").exists()
-    {
-        Some("iproute2 (ip)")
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(what) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{test}: needs {what}, which CI must provide")
-        }
-        Some(what) => {
-            eprintln!("SKIPPED {test}: needs {what}");
-            false
-        }
-    }
-}
 
 /// A name unique to this process and `tag`, at most 15 bytes (an
 /// interface name's limit).

@@ -28,35 +28,33 @@ pub const HOST_A: &str = "198.19.1.1";
 /// The internal host behind gateway b.
 pub const HOST_B: &str = "198.19.2.1";
 
-/// A scratch directory, removed when dropped. Mode 755 and owned by root,
-/// so it (or a directory in it) can be a chroot directory.
+/// A scratch directory, removed when dropped (a panicking test's too).
+/// Mode 755 and owned by root, so it (or a directory in it) can be a
+/// chroot directory.
 #[derive(Debug)]
 pub struct Scratch {
-    /// The directory.
-    pub path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    /// Creates `/tmp/vpnd-test-<tag>-<unique>`, with an empty directory
+    /// Creates `/tmp/vpnd-test-<tag>-<random>`, with an empty directory
     /// `empty` in it for the daemons' chroot.
     pub fn new(tag: &str) -> Scratch {
-        let path = std::env::temp_dir().join(format!("vpnd-test-{tag}-{}", crate::unique("")));
-        std::fs::create_dir_all(path.join("empty")).unwrap();
-        for p in [&path, &path.join("empty")] {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("vpnd-test-{tag}-"))
+            .tempdir()
+            .unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        for p in [dir.path(), &empty] {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        Scratch { path }
+        Scratch { dir }
     }
 
     /// A path inside.
     pub fn join(&self, name: &str) -> PathBuf {
-        self.path.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
+        self.dir.path().join(name)
     }
 }
 
@@ -187,7 +185,7 @@ impl Pair {
     /// Starts gateway `side` with a stand-in for the network process (a
     /// test binary; debug builds of vpnd only). Does not wait.
     pub fn start_with_net_binary(&self, side: &Side, net: &Path) -> Daemon {
-        side.start_with_env(&self.dir, &[("VPND_TEST_NET_BINARY", net.as_os_str())])
+        side.start_with_net_binary(&self.dir, net)
     }
 
     /// Starts both and waits until a ping crosses the tunnel.
@@ -282,6 +280,13 @@ impl Side {
     /// Starts this daemon with `env` added; does not wait.
     pub fn start_with_env(&self, dir: &Scratch, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
         self.start_wrapped(dir, env, &[])
+    }
+
+    /// Starts this daemon with `net` (a test binary) standing in for its
+    /// network process: debug builds of vpnd take it from
+    /// `VPND_TEST_NET_BINARY`. Does not wait.
+    pub fn start_with_net_binary(&self, dir: &Scratch, net: &Path) -> Daemon {
+        self.start_with_env(dir, &[("VPND_TEST_NET_BINARY", net.as_os_str())])
     }
 
     /// Starts this daemon through `wrapper` (see [`Daemon::start`]), with

@@ -6,7 +6,7 @@
 //! The client's resolvconf is a stub that records its calls.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vpnd_crypto::KeyPair;
@@ -201,6 +201,12 @@ impl Site {
             g.log_text()
         );
         (g, c)
+    }
+
+    /// Starts `side` (the client or the gateway) with `net` (a test
+    /// binary) standing in for its network process; does not wait.
+    pub fn start_with_net_binary(&self, side: &Side, net: &Path) -> Daemon {
+        side.start_with_net_binary(&self.dir, net)
     }
 
     /// Pings the internal host from the client's tunnel address until it

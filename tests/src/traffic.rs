@@ -87,6 +87,15 @@ pub struct Transfer {
     pub received_sum: u64,
 }
 
+impl Transfer {
+    /// Asserts that every byte arrived and the checksums match; `what`
+    /// names the transfer in the failure.
+    pub fn assert_whole(&self, what: &str) {
+        assert_eq!(self.received, self.sent, "{what}: bytes");
+        assert_eq!(self.received_sum, self.sent_sum, "{what}: checksum");
+    }
+}
+
 /// Sends `bytes` of pseudo-random data over TCP from `from` in `src` to
 /// `to`:`port` in `dst`, through whatever routes the namespaces have.
 pub fn tcp_transfer(src: &Netns, from: &str, dst: &Netns, to: &str, bytes: u64) -> Transfer {

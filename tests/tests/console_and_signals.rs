@@ -15,7 +15,7 @@ const DUMP: &str = "net: --- vpnd statistics ---";
 
 #[test]
 fn usr1_and_the_stats_command_dump_the_state_and_a_line_reaches_the_peer() {
-    if !vpnd_tests::can_run("usr1_and_the_stats_command") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("console", "");

@@ -21,7 +21,7 @@ const EACH: u64 = 10_000;
 
 #[test]
 fn forgeries_from_anywhere_are_counted_and_change_nothing() {
-    if !vpnd_tests::can_run("forgeries_from_anywhere_are_counted") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::relayed("forge", "");

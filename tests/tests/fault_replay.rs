@@ -59,7 +59,7 @@ fn replay_and_check(
 
 #[test]
 fn replayed_datagrams_are_never_delivered_before_or_after_rotations() {
-    if !vpnd_tests::can_run("replayed_datagrams_are_never_delivered") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::relayed("replay", "max_key_packets: 5000\n");

@@ -59,7 +59,7 @@ fn kill_after_persist(pair: &Pair, d: &mut Daemon) -> bool {
 
 #[test]
 fn a_peer_killed_twenty_times_comes_back_and_never_repeats_a_nonce() {
-    if !vpnd_tests::can_run("a_peer_killed_twenty_times_comes_back") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     // Nonce files rewritten every 16 datagrams: kills land near writes.

@@ -13,7 +13,7 @@ use vpnd_tests::traffic;
 
 #[test]
 fn failed_sends_during_the_handshake_do_not_stall_it() {
-    if !vpnd_tests::can_run("failed_sends_during_the_handshake") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("senderr", "");

@@ -33,7 +33,7 @@ fn stopped_and_clean(mode: &str, expected_in_log: &str) -> String {
 
 #[test]
 fn a_second_network_up_after_one_applied_is_stopped_and_undone() {
-    if vpnd_tests::can_run("a_second_network_up") {
+    if vpnd_tests::can_run!() {
         let log = stopped_and_clean("up_twice", "NetworkUp while the network is up");
         assert!(log.contains("network configured for the session"), "{log}");
     }
@@ -41,49 +41,49 @@ fn a_second_network_up_after_one_applied_is_stopped_and_undone() {
 
 #[test]
 fn pushed_values_for_a_net_gw_are_stopped() {
-    if vpnd_tests::can_run("pushed_values_for_a_net_gw") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("pushed_for_net_gw", "pushed values in role net-gw");
     }
 }
 
 #[test]
 fn network_down_before_up_is_stopped() {
-    if vpnd_tests::can_run("network_down_before_up") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("down_first", "NetworkDown while the network is down");
     }
 }
 
 #[test]
 fn an_undecodable_frame_is_stopped() {
-    if vpnd_tests::can_run("an_undecodable_frame") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("garbage", "undecodable request");
     }
 }
 
 #[test]
 fn descriptors_from_the_network_process_are_stopped() {
-    if vpnd_tests::can_run("descriptors_from_the_network_process") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("descriptors", "sent descriptors");
     }
 }
 
 #[test]
 fn a_local_nonce_going_backwards_is_stopped() {
-    if vpnd_tests::can_run("a_local_nonce_going_backwards") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("nonce_backwards", "Local nonce going backwards");
     }
 }
 
 #[test]
 fn a_network_process_that_never_greets_is_stopped() {
-    if vpnd_tests::can_run("a_network_process_that_never_greets") {
+    if vpnd_tests::can_run!() {
         stopped_and_clean("silent", "no greeting within 10s");
     }
 }
 
 #[test]
 fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
-    if !vpnd_tests::can_run("a_flood_of_valid_requests_is_served") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("flood", "stats_prefix: flood\n");

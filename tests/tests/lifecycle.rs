@@ -15,7 +15,7 @@ use vpnd_tests::traffic;
 
 #[test]
 fn killing_the_network_process_unconfigures_and_exits_non_zero() {
-    if !vpnd_tests::can_run("killing_the_network_process_unconfigures") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("kill", "");
@@ -43,7 +43,7 @@ fn killing_the_network_process_unconfigures_and_exits_non_zero() {
 
 #[test]
 fn a_peer_killed_and_restarted_comes_back_without_repeating_a_nonce() {
-    if !vpnd_tests::can_run("a_peer_killed_and_restarted_comes_back") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     // Small increments: the nonce file is rewritten often, so kills land
@@ -75,7 +75,7 @@ fn a_peer_killed_and_restarted_comes_back_without_repeating_a_nonce() {
 
 #[test]
 fn the_route_goes_when_the_peer_dies_and_returns_with_it() {
-    if !vpnd_tests::can_run("the_route_goes_when_the_peer_dies") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("death", "");

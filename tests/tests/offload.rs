@@ -26,11 +26,6 @@ fn both_ways(pair: &Pair, bytes: u64) -> (Transfer, Transfer) {
     })
 }
 
-fn assert_whole(t: &Transfer, what: &str) {
-    assert_eq!(t.received, t.sent, "{what}: bytes");
-    assert_eq!(t.received_sum, t.sent_sum, "{what}: checksum");
-}
-
 fn delta(after: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>, key: &str) -> u64 {
     after[key] - before[key]
 }
@@ -45,7 +40,7 @@ fn logged(d: &Daemon, line: &str) {
 
 #[test]
 fn with_offloads_500_mb_each_way_arrive_whole_split_and_joined() {
-    if !vpnd_tests::can_run("with_offloads_500_mb_each_way") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("offload-on", "");
@@ -60,14 +55,14 @@ fn with_offloads_500_mb_each_way_arrive_whole_split_and_joined() {
     // their pages on first use); the network processes' memory must not
     // grow beyond that under 500 MB each way.
     let (warm_ab, warm_ba) = both_ways(&pair, 20 << 20);
-    assert_whole(&warm_ab, "warm-up a to b");
-    assert_whole(&warm_ba, "warm-up b to a");
+    warm_ab.assert_whole("warm-up a to b");
+    warm_ba.assert_whole("warm-up b to a");
     let net_pids = [da.net_pid().unwrap(), db.net_pid().unwrap()];
     let rss_before = net_pids.map(|p| vpnd_tests::procstat::rss_kb(p).unwrap());
     let before = (da.stats(), db.stats());
     let (ab, ba) = both_ways(&pair, EACH_WAY);
-    assert_whole(&ab, "a to b");
-    assert_whole(&ba, "b to a");
+    ab.assert_whole("a to b");
+    ba.assert_whole("b to a");
     let after = (da.stats(), db.stats());
     let rss_after = net_pids.map(|p| vpnd_tests::procstat::rss_kb(p).unwrap());
     for (before, after) in rss_before.iter().zip(&rss_after) {
@@ -89,7 +84,7 @@ fn with_offloads_500_mb_each_way_arrive_whole_split_and_joined() {
 
 #[test]
 fn without_offloads_500_mb_each_way_arrive_whole() {
-    if !vpnd_tests::can_run("without_offloads_500_mb_each_way") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("offload-off", "");
@@ -98,8 +93,8 @@ fn without_offloads_500_mb_each_way_arrive_whole() {
         logged(d, "offloads: none (VPND_OFFLOAD=off)");
     }
     let (ab, ba) = both_ways(&pair, EACH_WAY);
-    assert_whole(&ab, "a to b");
-    assert_whole(&ba, "b to a");
+    ab.assert_whole("a to b");
+    ba.assert_whole("b to a");
     for d in [&da, &db] {
         let s = d.stats();
         assert_eq!(
@@ -112,7 +107,7 @@ fn without_offloads_500_mb_each_way_arrive_whole() {
 
 #[test]
 fn keys_rotate_under_full_load_and_no_segment_is_lost() {
-    if !vpnd_tests::can_run("keys_rotate_under_full_load") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     // A rotation every 20,000 datagrams: some 25 during the transfer.
@@ -129,7 +124,7 @@ fn keys_rotate_under_full_load_and_no_segment_is_lost() {
     let ofo_before = out_of_order();
     let overflow_before = (overflow(&pair.a.ns), overflow(&pair.b.ns));
     let t = tcp_transfer(&pair.a.ns, HOST_A, &pair.b.ns, HOST_B, EACH_WAY);
-    assert_whole(&t, "a to b");
+    t.assert_whole("a to b");
     let after = (da.stats(), db.stats());
     let rotations = delta(&after.0, &before.0, "keys");
     assert!(rotations >= 10, "{rotations} rotations");

@@ -19,7 +19,7 @@ fn field<'a>(status: &'a str, name: &str) -> &'a str {
 
 #[test]
 fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors() {
-    if !vpnd_tests::can_run("the_network_process_is_unprivileged") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();

@@ -32,7 +32,7 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
-    if !vpnd_tests::can_run("ipv4_outside_and_inside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host4", OUTER_V4, INNER_V4, "", "");
@@ -62,7 +62,7 @@ fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
         "198.19.1.10",
         20 << 20,
     );
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("IPv4 inside and outside");
 
     assert!(c.stop().success(), "{}", c.log_text());
     assert_eq!(
@@ -88,7 +88,7 @@ fn ipv4_outside_and_inside_with_the_pushed_address_route_and_resolver() {
 
 #[test]
 fn ipv6_outside_and_inside() {
-    if !vpnd_tests::can_run("ipv6_outside_and_inside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host6", OUTER_V6, INNER_V6, "", "");
@@ -117,7 +117,7 @@ fn ipv6_outside_and_inside() {
         "2001:2:0:1::10",
         20 << 20,
     );
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("IPv6 inside and outside");
     assert!(g.stop().success());
     assert_eq!(
         site.gateway_sysctl(FORWARDING_V6),
@@ -128,7 +128,7 @@ fn ipv6_outside_and_inside() {
 
 #[test]
 fn ipv4_inside_over_ipv6_outside() {
-    if !vpnd_tests::can_run("ipv4_inside_over_ipv6_outside") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("host46", OUTER_V6, INNER_V4, "", "");
@@ -138,7 +138,7 @@ fn ipv4_inside_over_ipv6_outside() {
 
 #[test]
 fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
-    if !vpnd_tests::can_run("the_gateway_follows_a_moved_client") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("roam", OUTER_V4, INNER_V4, "", "");
@@ -188,7 +188,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
         .ns
         .ip(&["addr", "del", OUTER_V4.client, "dev", &site.client_if]);
     let t = transfer.join().unwrap();
-    assert_eq!((t.received, t.received_sum), (t.sent, t.sent_sum));
+    t.assert_whole("the moving client to the internal host");
     assert!(
         g.log_text().contains("peer address: 198.18.1.3:4706"),
         "{}",
@@ -226,7 +226,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
 
 #[test]
 fn the_gateway_forgets_a_client_that_went_away_and_accepts_it_again() {
-    if !vpnd_tests::can_run("the_gateway_forgets_a_client") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("away", OUTER_V4, INNER_V4, "", "");

@@ -16,6 +16,15 @@ fn wait_for_log(d: &vpnd_tests::daemon::Daemon, text: &str) -> bool {
     d.wait_for_log(text, Duration::from_secs(20))
 }
 
+/// The pushed address is not on the client's tun (refused, or rolled back).
+fn assert_no_pushed_address(site: &Site) {
+    let addrs = site
+        .client
+        .ns
+        .ip_output(&["addr", "show", &site.client.device]);
+    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+}
+
 /// The client against a rogue gateway pushing `push`: the push is refused
 /// and logged with `reason`, nothing of it applied, the session stays up.
 fn refused_push(tag: &str, push: Pushed, reason: &str) {
@@ -36,11 +45,7 @@ fn refused_push(tag: &str, push: Pushed, reason: &str) {
     );
     assert!(c.log_text().contains(reason), "{}", c.log_text());
     assert!(wait_for_log(&c, "network configured for the session"));
-    let addrs = site
-        .client
-        .ns
-        .ip_output(&["addr", "show", &site.client.device]);
-    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+    assert_no_pushed_address(&site);
     let routes = site.client.ns.ip_output(&["route", "show"]);
     assert!(!routes.contains(&site.client.device), "{routes}");
     assert!(site.resolvconf_calls().is_empty());
@@ -51,7 +56,7 @@ fn refused_push(tag: &str, push: Pushed, reason: &str) {
 
 #[test]
 fn a_pushed_default_route_is_refused_and_the_session_stays() {
-    if vpnd_tests::can_run("a_pushed_default_route_is_refused") {
+    if vpnd_tests::can_run!() {
         let push = Pushed {
             host: "198.19.3.2/24".parse().unwrap(),
             network: "0.0.0.0/0".parse().unwrap(),
@@ -64,7 +69,7 @@ fn a_pushed_default_route_is_refused_and_the_session_stays() {
 
 #[test]
 fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
-    if vpnd_tests::can_run("a_pushed_multicast_resolver_is_refused") {
+    if vpnd_tests::can_run!() {
         let push = Pushed {
             host: "198.19.3.2/24".parse().unwrap(),
             network: "198.19.1.0/24".parse().unwrap(),
@@ -77,7 +82,7 @@ fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
 
 #[test]
 fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
-    if !vpnd_tests::can_run("the_parent_refuses_a_bad_push") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new(
@@ -87,10 +92,8 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
         "stats_prefix: bad_push_for_host\n",
         "",
     );
-    let double = vpnd_tests::binary("vpnd-hostile-net");
-    let mut c = site
-        .client
-        .start_with_env(&site.dir, &[("VPND_TEST_NET_BINARY", double.as_os_str())]);
+    let hostile = vpnd_tests::binary("vpnd-hostile-net");
+    let mut c = site.start_with_net_binary(&site.client, &hostile);
     assert!(wait_for_log(&c, "refused: "), "{}", c.log_text());
     assert!(c.log_text().contains("0.0.0.0/0"), "{}", c.log_text());
     std::thread::sleep(Duration::from_millis(300));
@@ -99,17 +102,13 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
         "a refused value stopped vpnd:\n{}",
         c.log_text()
     );
-    let addrs = site
-        .client
-        .ns
-        .ip_output(&["addr", "show", &site.client.device]);
-    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+    assert_no_pushed_address(&site);
     assert!(c.stop().success(), "{}", c.log_text());
 }
 
 #[test]
 fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
-    if !vpnd_tests::can_run("a_refused_push_repeated") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new(
@@ -119,10 +118,8 @@ fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
         "stats_prefix: bad_push_flood\n",
         "",
     );
-    let double = vpnd_tests::binary("vpnd-hostile-net");
-    let mut c = site
-        .client
-        .start_with_env(&site.dir, &[("VPND_TEST_NET_BINARY", double.as_os_str())]);
+    let hostile = vpnd_tests::binary("vpnd-hostile-net");
+    let mut c = site.start_with_net_binary(&site.client, &hostile);
     assert!(wait_for_log(&c, "refused: "), "{}", c.log_text());
     std::thread::sleep(Duration::from_secs(2));
     assert!(c.try_exit().is_none(), "{}", c.log_text());
@@ -133,17 +130,13 @@ fn a_refused_push_repeated_is_refused_every_time_but_logged_a_few_times() {
         "200 refusals, at most 5 logged per 10 s:\n{}",
         c.log_text()
     );
-    let addrs = site
-        .client
-        .ns
-        .ip_output(&["addr", "show", &site.client.device]);
-    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+    assert_no_pushed_address(&site);
     assert!(c.stop().success(), "{}", c.log_text());
 }
 
 #[test]
 fn without_resolvconf_the_tunnel_and_routes_work_and_the_error_names_it() {
-    if !vpnd_tests::can_run("without_resolvconf") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let missing = "/nonexistent/resolvconf";
@@ -176,7 +169,7 @@ fn without_resolvconf_the_tunnel_and_routes_work_and_the_error_names_it() {
 
 #[test]
 fn a_failing_ip_rolls_the_half_applied_configuration_back() {
-    if !vpnd_tests::can_run("a_failing_ip_rolls_back") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let site = Site::new("badip", OUTER_V4, INNER_V4, "", "");
@@ -203,11 +196,7 @@ fn a_failing_ip_rolls_the_half_applied_configuration_back() {
         "{log}"
     );
     // The address went in before the route failed, and was taken out.
-    let addrs = site
-        .client
-        .ns
-        .ip_output(&["addr", "show", &site.client.device]);
-    assert!(!addrs.contains("198.19.3.2"), "{addrs}");
+    assert_no_pushed_address(&site);
     assert!(site.resolvconf_calls().is_empty());
     assert!(c.try_exit().is_none(), "vpnd stopped:\n{log}");
     assert!(c.stop().success());

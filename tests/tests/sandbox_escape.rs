@@ -51,7 +51,7 @@ fn killed_by_the_filter(action: &str) {
 
 #[test]
 fn the_network_process_cannot_open_a_file() {
-    if vpnd_tests::can_run("the_network_process_cannot_open_a_file") {
+    if vpnd_tests::can_run!() {
         let log = probe("open");
         assert!(
             log.contains("probe open: refused: Permission denied"),
@@ -63,21 +63,21 @@ fn the_network_process_cannot_open_a_file() {
 
 #[test]
 fn the_network_process_cannot_create_a_socket() {
-    if vpnd_tests::can_run("the_network_process_cannot_create_a_socket") {
+    if vpnd_tests::can_run!() {
         killed_by_the_filter("socket");
     }
 }
 
 #[test]
 fn the_network_process_cannot_execute_a_program() {
-    if vpnd_tests::can_run("the_network_process_cannot_execute_a_program") {
+    if vpnd_tests::can_run!() {
         killed_by_the_filter("exec");
     }
 }
 
 #[test]
 fn the_network_process_cannot_become_root_again() {
-    if vpnd_tests::can_run("the_network_process_cannot_become_root_again") {
+    if vpnd_tests::can_run!() {
         killed_by_the_filter("setuid");
     }
 }

@@ -19,22 +19,6 @@ fn etc(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A tool the test needs: present, or (under CI) a failure.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is missing (CI installs it)"
-        );
-        eprintln!("SKIPPED: {tool} is missing");
-    }
-    found
-}
-
 #[test]
 fn the_rc_d_script_parses() {
     let script = etc("rc.d/vpnd.in");
@@ -57,12 +41,12 @@ fn the_rc_d_script_parses() {
 
 #[test]
 fn the_systemd_unit_verifies() {
-    if !have("systemd-analyze") {
+    if !vpnd_tests::has_tools!("systemd-analyze") {
         return;
     }
     // verify checks that the programs exist: point it at the built vpnd.
-    let dir = std::env::temp_dir().join(vpnd_tests::unique("unit"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     let unit = std::fs::read_to_string(etc("systemd/vpnd@.service")).unwrap();
     let vpnd = vpnd_tests::binary("vpnd");
     std::fs::write(
@@ -75,7 +59,6 @@ fn the_systemd_unit_verifies() {
         .arg(dir.join("vpnd@site-b.service"))
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.trim().is_empty(), "{out:?}");
     for needed in [
@@ -106,7 +89,7 @@ fn unit_bounding_set() -> String {
 
 #[test]
 fn a_tunnel_runs_with_the_units_capabilities_and_no_new_privs() {
-    if !vpnd_tests::can_run("a_tunnel_runs_with_the_units_capabilities") || !have("setpriv") {
+    if !vpnd_tests::can_run!("setpriv") {
         return;
     }
     let set = unit_bounding_set();
@@ -131,7 +114,7 @@ fn a_tunnel_runs_with_the_units_capabilities_and_no_new_privs() {
 
 #[test]
 fn the_service_manager_hears_ready_once_the_tunnel_is_set_up() {
-    if !vpnd_tests::can_run("the_service_manager_hears_ready") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("notify", "");

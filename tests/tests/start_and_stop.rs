@@ -35,7 +35,7 @@ fn pid_alive(pid: u32) -> bool {
 
 #[test]
 fn the_daemon_detaches_once_up_and_stops_on_sigterm() {
-    if !vpnd_tests::can_run("the_daemon_detaches_once_up") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("daemon", "");
@@ -85,7 +85,7 @@ fn set_param(pair: &Pair, name: &str, value: &str) {
 
 #[test]
 fn missing_or_unsafe_prerequisites_are_refused_by_name() {
-    if !vpnd_tests::can_run("missing_or_unsafe_prerequisites") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("prereq", "");
@@ -164,7 +164,7 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
 
 #[test]
 fn the_network_process_exits_when_its_parent_dies() {
-    if !vpnd_tests::can_run("the_network_process_exits_when_its_parent_dies") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("orphan", "");

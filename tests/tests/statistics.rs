@@ -34,7 +34,7 @@ fn status_of(side: &Side) -> Output {
 
 #[test]
 fn graphite_lines_are_the_documented_metrics_and_counters_rise() {
-    if !vpnd_tests::can_run("graphite_lines_are_the_documented_metrics") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let documented = manual::documented_metrics();
@@ -93,7 +93,7 @@ fn graphite_lines_are_the_documented_metrics_and_counters_rise() {
 
 #[test]
 fn silent_clients_holding_connections_delay_no_other_client() {
-    if !vpnd_tests::can_run("silent_clients_holding_connections") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("statshold", "");
@@ -124,7 +124,7 @@ fn silent_clients_holding_connections_delay_no_other_client() {
 
 #[test]
 fn vpnd_s_prints_role_state_peer_traffic_and_drops() {
-    if !vpnd_tests::can_run("vpnd_s_prints_role_state_peer") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("status", "");
@@ -172,7 +172,7 @@ fn vpnd_s_prints_role_state_peer_traffic_and_drops() {
 
 #[test]
 fn vpnd_s_without_a_daemon_names_the_socket_and_exits_69() {
-    if !vpnd_tests::can_run("vpnd_s_without_a_daemon") {
+    if !vpnd_tests::can_run!() {
         return;
     }
     let pair = Pair::new("nostatus", "");

@@ -2,27 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use vpnd_crypto::{PublicKey, SecretKey};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vpnd-keygen-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn keygen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vpnd-keygen"))
@@ -44,11 +26,11 @@ fn keys(text: &str) -> (SecretKey, PublicKey) {
 
 #[test]
 fn writes_a_private_file_with_a_matching_pair() {
-    let dir = TempDir::new("write");
-    let name = dir.0.join("gw1");
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("gw1");
     let out = keygen(&[name.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
-    let file = dir.0.join("gw1.keypair");
+    let file = dir.path().join("gw1.keypair");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let text = std::fs::read_to_string(&file).unwrap();
@@ -60,18 +42,18 @@ fn writes_a_private_file_with_a_matching_pair() {
         "the secret must not go to stdout too"
     );
     // Another run gives another pair.
-    let other = keygen(&[dir.0.join("gw2").to_str().unwrap()]);
+    let other = keygen(&[dir.path().join("gw2").to_str().unwrap()]);
     assert!(other.status.success());
-    let (_, pk2) = keys(&std::fs::read_to_string(dir.0.join("gw2.keypair")).unwrap());
+    let (_, pk2) = keys(&std::fs::read_to_string(dir.path().join("gw2.keypair")).unwrap());
     assert_ne!(pk, pk2);
 }
 
 #[test]
 fn never_overwrites() {
-    let dir = TempDir::new("exists");
-    let name = dir.0.join("gw");
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("gw");
     assert!(keygen(&[name.to_str().unwrap()]).status.success());
-    let before = std::fs::read(dir.0.join("gw.keypair")).unwrap();
+    let before = std::fs::read(dir.path().join("gw.keypair")).unwrap();
     let out = keygen(&[name.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(73));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -79,7 +61,10 @@ fn never_overwrites() {
         err.contains("gw.keypair") && err.contains("cannot create"),
         "{err}"
     );
-    assert_eq!(std::fs::read(dir.0.join("gw.keypair")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.path().join("gw.keypair")).unwrap(),
+        before
+    );
 }
 
 #[test]
@@ -92,8 +77,8 @@ fn prints_without_a_name() {
 
 #[test]
 fn failures_and_flags() {
-    let dir = TempDir::new("fail");
-    let missing = dir.0.join("no/such/dir/gw");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/gw");
     let out = keygen(&[missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(73));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir/gw.keypair"));
@@ -113,8 +98,8 @@ fn failures_and_flags() {
 
 #[test]
 fn a_failed_write_leaves_no_file() {
-    let dir = TempDir::new("efbig");
-    let name = dir.0.join("gw");
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("gw");
     // A file size limit of 0 lets the create succeed and the write fail
     // (EFBIG; SIGXFSZ is ignored so that the write returns the error).
     let out = Command::new("sh")
@@ -129,7 +114,7 @@ fn a_failed_write_leaves_no_file() {
         err.contains("gw.keypair") && err.contains("cannot write"),
         "{err}"
     );
-    assert!(!dir.0.join("gw.keypair").exists());
+    assert!(!dir.path().join("gw.keypair").exists());
 }
 
 #[test]

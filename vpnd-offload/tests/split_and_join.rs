@@ -166,11 +166,14 @@ fn payload(len: usize, salt: u8) -> Vec<u8> {
         .collect()
 }
 
+/// The buffer each segment is written into: a datagram's worth.
+const ROOM: usize = 1500;
+
 fn split(frame: &[u8]) -> Result<Vec<Vec<u8>>, Refused> {
     let mut frame = frame.to_vec();
     let mut segments = Segments::new(&mut frame)?;
     let mut out = Vec::new();
-    let mut buf = vec![0u8; 1500];
+    let mut buf = vec![0u8; ROOM];
     while let Some(n) = segments.next_into(&mut buf) {
         out.push(buf[..n].to_vec());
         assert!(out.len() < 1000, "runaway split");
@@ -390,8 +393,57 @@ impl Rng {
     }
 }
 
+/// What splitting `frame` must have made, however odd the frame: with GSO,
+/// one segment per `gso_size` bytes of payload (at least one), each the
+/// headers and that payload (the last the rest), none over [`ROOM`] (a
+/// larger one is cut to it, so the caller sees and counts it), each
+/// uncut one carrying its own length in its IP (and UDP) header; without
+/// GSO, the packet as it is. True if the frame was a GSO one.
+fn assert_sizes(frame: &[u8], segments: &[Vec<u8>], round: usize) -> bool {
+    let h = Header::parse(frame).unwrap();
+    let packet = &frame[vnet::LEN..];
+    let kind = h.gso_type & !vnet::GSO_ECN;
+    let lengths: Vec<usize> = segments.iter().map(Vec::len).collect();
+    if kind == vnet::GSO_NONE {
+        assert_eq!(lengths, [packet.len().min(ROOM)], "round {round}: whole");
+        return false;
+    }
+    let v4 = packet[0] >> 4 == 4;
+    let ip = if v4 {
+        usize::from(packet[0] & 0x0f) * 4
+    } else {
+        40
+    };
+    let udp = kind == vnet::GSO_UDP_L4;
+    let transport = if udp {
+        8
+    } else {
+        usize::from(packet[ip + 12] >> 4) * 4
+    };
+    let headers = ip + transport;
+    let (payload, mss) = (packet.len() - headers, usize::from(h.gso_size));
+    let mut want: Vec<usize> = (0..payload)
+        .step_by(mss)
+        .map(|at| headers + mss.min(payload - at))
+        .collect();
+    if want.is_empty() {
+        want.push(headers);
+    }
+    let want: Vec<usize> = want.into_iter().map(|n| n.min(ROOM)).collect();
+    assert_eq!(lengths, want, "round {round}: mss {mss}, headers {headers}");
+    for s in segments.iter().filter(|s| s.len() < ROOM) {
+        let be16 = |at: usize| usize::from(u16::from_be_bytes([s[at], s[at + 1]]));
+        let ip_says = if v4 { be16(2) } else { be16(4) + 40 };
+        assert_eq!(ip_says, s.len(), "round {round}: IP length");
+        if udp {
+            assert_eq!(be16(ip + 4), s.len() - ip, "round {round}: UDP length");
+        }
+    }
+    true
+}
+
 #[test]
-fn random_and_mutated_frames_never_panic() {
+fn random_and_mutated_frames_never_panic_and_split_to_the_size_asked() {
     let mut rng = Rng(0x5eed);
     let seeds = [
         Tcp::new(true).tso_frame(&payload(5000, 1), 1448),
@@ -406,6 +458,7 @@ fn random_and_mutated_frames_never_panic() {
         ),
     ];
     let mut coalescer = Coalescer::new();
+    let mut split_by_gso = 0;
     for round in 0..20_000 {
         let mut f = seeds[round % seeds.len()].clone();
         for _ in 0..(rng.next() % 6) {
@@ -414,6 +467,7 @@ fn random_and_mutated_frames_never_panic() {
         }
         f.truncate((rng.next() as usize) % (f.len() + 1));
         if let Ok(segments) = split(&f) {
+            split_by_gso += usize::from(assert_sizes(&f, &segments, round));
             for s in segments {
                 coalescer.offer(&s, &mut |_| {});
             }
@@ -421,6 +475,8 @@ fn random_and_mutated_frames_never_panic() {
         coalescer.offer(&f[f.len().min(vnet::LEN)..], &mut |_| {});
     }
     coalescer.flush(&mut |_| {});
+    // Most mutated frames still split (so the sizes above were checked).
+    assert!(split_by_gso > 10_000, "only {split_by_gso} GSO splits");
 }
 
 /// Offers every packet; returns what was emitted, with packets the

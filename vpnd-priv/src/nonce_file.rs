@@ -118,16 +118,10 @@ pub fn check_writable(path: &Path, current: Option<&[u8; 24]>) -> Result<(), Non
 mod tests {
     use super::*;
 
-    fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("vpnd-nonce-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn absent_written_read_back_and_replaced() {
-        let d = scratch("rw");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         let p = d.join("local.nonce");
         assert!(read(&p).unwrap().is_none());
         write(&p, &[7; 24]).unwrap();
@@ -140,12 +134,12 @@ mod tests {
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn truncated_and_oversized_files_are_errors_not_zero() {
-        let d = scratch("bad");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         let p = d.join("n");
         for len in [0usize, 1, 23, 25, 100] {
             fs::write(&p, vec![1u8; len]).unwrap();
@@ -153,22 +147,21 @@ mod tests {
             assert!(e.contains(&format!("holds {len} bytes, not 24")), "{e}");
             assert!(e.contains(p.to_str().unwrap()));
         }
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn writability_is_checked_without_changing_anything() {
-        let d = scratch("check");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         let p = d.join("n");
         check_writable(&p, None).unwrap();
         assert!(!p.exists(), "no file made");
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 0, "no temporary left");
+        assert_eq!(fs::read_dir(d).unwrap().count(), 0, "no temporary left");
         write(&p, &[7; 24]).unwrap();
         check_writable(&p, Some(&[7; 24])).unwrap();
         assert_eq!(read(&p).unwrap(), Some([7; 24]));
         let e = check_writable(&d.join("missing/n"), None).unwrap_err();
         assert!(e.to_string().contains("missing/n: cannot write"), "{e}");
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -106,16 +106,10 @@ impl Drop for PidFile {
 mod tests {
     use super::*;
 
-    fn scratch(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("vpnd-pid-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn created_refused_while_running_removed_on_drop() {
-        let d = scratch("run");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         let p = d.join("vpnd.pid");
         let f = PidFile::create(&p).unwrap();
         assert_eq!(
@@ -129,12 +123,12 @@ mod tests {
         );
         drop(f);
         assert!(!p.exists());
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn a_stale_or_garbage_file_is_replaced() {
-        let d = scratch("stale");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         let p = d.join("vpnd.pid");
         // A pid that cannot exist (above pid_max).
         fs::write(&p, "2147483000\n").unwrap();
@@ -143,7 +137,6 @@ mod tests {
         drop(f);
         fs::write(&p, "not a pid").unwrap();
         assert!(PidFile::create(&p).is_ok());
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -8,33 +8,19 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use tempfile::TempDir;
+
 const GOOD: &str = "role: net-gw\n\
     local_sk: 845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f\n\
     remote_pk: 9d8d78b9c9e6661e552f2f1af02095ee2f8743fa2e6183f41bb7077ef51b5379\n\
     remote_host: 198.18.0.2\n";
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("vpnd-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-
-    fn file(&self, name: &str, text: &str, mode: u32) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Writes `text` to `name` in `dir` with `mode`.
+fn file(dir: &TempDir, name: &str, text: &str, mode: u32) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    p
 }
 
 fn vpnd(args: &[&str]) -> Output {
@@ -62,8 +48,8 @@ fn version() {
 
 #[test]
 fn a_good_file_is_ok_and_printed_redacted() {
-    let dir = TempDir::new("good");
-    let path = dir.file("vpnd.conf", GOOD, 0o600);
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "vpnd.conf", GOOD, 0o600);
     let out = check(&path, &[]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
@@ -86,9 +72,9 @@ fn a_good_file_is_ok_and_printed_redacted() {
 
 #[test]
 fn every_error_of_a_bad_file_with_exit_78() {
-    let dir = TempDir::new("bad");
+    let dir = tempfile::tempdir().unwrap();
     let text = format!("{GOOD}max_key_age: 5\nbogus: x\n");
-    let path = dir.file("vpnd.conf", &text, 0o600);
+    let path = file(&dir, "vpnd.conf", &text, 0o600);
     let out = check(&path, &[]);
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -119,8 +105,8 @@ fn a_missing_file_is_named_with_exit_66() {
 
 #[test]
 fn a_world_readable_file_is_warned_about() {
-    let dir = TempDir::new("mode");
-    let path = dir.file("vpnd.conf", GOOD, 0o644);
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "vpnd.conf", GOOD, 0o644);
     let out = check(&path, &[]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -141,11 +127,11 @@ fn usage_errors_exit_64() {
 /// only (nobody runs a sample by mistake).
 #[test]
 fn the_sample_configurations_check_once_keys_are_filled_in() {
-    let dir = TempDir::new("samples");
+    let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/examples");
     for role in ["net-gw", "host-gw", "host"] {
         let text = std::fs::read_to_string(examples.join(format!("{role}.conf"))).unwrap();
-        let shipped = dir.file(&format!("{role}-shipped.conf"), &text, 0o600);
+        let shipped = file(&dir, &format!("{role}-shipped.conf"), &text, 0o600);
         let out = check(&shipped, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(78), "{role}: {err}");
@@ -165,7 +151,7 @@ fn the_sample_configurations_check_once_keys_are_filled_in() {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let conf = dir.file(&format!("{role}.conf"), &filled, 0o600);
+        let conf = file(&dir, &format!("{role}.conf"), &filled, 0o600);
         let out = check(&conf, &["-v"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{role}: {out:?}");

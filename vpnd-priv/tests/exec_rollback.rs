@@ -11,24 +11,30 @@ use vpnd_priv::exec::{ExecError, Executor, Sysctls, run};
 use vpnd_priv::ledger::{Ledger, Scope};
 use vpnd_priv::netconf::{Argv, Change, Family, Linux, Tools};
 
-struct Scratch(PathBuf);
+/// A directory with the stubs, their log and a fake `/proc/sys`, removed
+/// when dropped.
+struct Scratch(tempfile::TempDir);
 
 impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("vpnd-exec-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
         std::fs::create_dir_all(d.join("proc/sys/net/ipv4/conf/all")).unwrap();
         std::fs::create_dir_all(d.join("proc/sys/net/ipv6/conf/all")).unwrap();
         std::fs::write(d.join("proc/sys/net/ipv4/conf/all/forwarding"), "0\n").unwrap();
         std::fs::write(d.join("proc/sys/net/ipv6/conf/all/forwarding"), "1\n").unwrap();
-        Scratch(d)
+        Scratch(dir)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
     }
 
     /// A stub that logs its arguments (and stdin) and fails when its
     /// arguments contain `fail_on`.
     fn stub(&self, name: &str, fail_on: &str) -> PathBuf {
-        let path = self.0.join(name);
-        let log = self.0.join("calls.log");
+        let path = self.join(name);
+        let log = self.join("calls.log");
         let script = format!(
             "#!/bin/sh\necho \"{name} $*\" >> {log}\n\
              if [ \"$1\" = -a ]; then cat >> {log}; fi\n\
@@ -41,7 +47,7 @@ impl Scratch {
     }
 
     fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.0.join("calls.log"))
+        std::fs::read_to_string(self.join("calls.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
@@ -49,7 +55,7 @@ impl Scratch {
     }
 
     fn forwarding(&self, v: &str) -> String {
-        std::fs::read_to_string(self.0.join(format!("proc/sys/net/{v}/conf/all/forwarding")))
+        std::fs::read_to_string(self.join(&format!("proc/sys/net/{v}/conf/all/forwarding")))
             .unwrap()
     }
 
@@ -62,16 +68,10 @@ impl Scratch {
                 resolvconf: self.stub("resolvconf", fail_on),
             },
             sysctls: Sysctls {
-                root: self.0.clone(),
+                root: self.0.path().to_path_buf(),
             },
             ledger: Ledger::default(),
         }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -89,7 +89,7 @@ fn plan() -> Vec<Change> {
 
 #[test]
 fn a_failing_step_rolls_back_what_the_plan_made() {
-    let s = Scratch::new("rollback");
+    let s = Scratch::new();
     let mut x = s.executor("route add");
     let err = x.apply(&plan(), Scope::Session).unwrap_err();
     let ExecError::Failed {
@@ -122,7 +122,7 @@ fn a_failing_step_rolls_back_what_the_plan_made() {
 
 #[test]
 fn a_session_is_undone_newest_first_and_forwarding_restored() {
-    let s = Scratch::new("session");
+    let s = Scratch::new();
     let mut x = s.executor("never");
     x.apply(&[Change::LinkUp], Scope::Process).unwrap();
     x.apply(&plan(), Scope::Session).unwrap();
@@ -153,7 +153,7 @@ fn a_session_is_undone_newest_first_and_forwarding_restored() {
 
 #[test]
 fn undo_tries_every_step_and_reports_each_failure() {
-    let s = Scratch::new("undo");
+    let s = Scratch::new();
     let mut x = s.executor("never");
     x.apply(&plan(), Scope::Session).unwrap();
     // Now every delete fails.
@@ -185,9 +185,9 @@ fn a_missing_program_is_named() {
 
 #[test]
 fn commands_get_no_shell_and_no_environment() {
-    let s = Scratch::new("env");
-    let probe = s.0.join("probe");
-    let out = s.0.join("env.out");
+    let s = Scratch::new();
+    let probe = s.join("probe");
+    let out = s.join("env.out");
     std::fs::write(
         &probe,
         format!(

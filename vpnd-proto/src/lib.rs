@@ -8,6 +8,7 @@ pub mod config;
 pub mod ipc;
 pub mod net;
 pub mod session;
+mod text;
 pub mod time;
 pub mod wire;
 

@@ -1,10 +1,12 @@
-//! Validated network values: address prefixes and interface names.
+//! Validated network values: address prefixes, interface names and search domains.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::text::text_value;
 
 /// Why a text is not a prefix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,142 +112,34 @@ impl fmt::Debug for Prefix {
     }
 }
 
-/// Why a text is not an interface name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IfNameError {
-    /// Empty, or longer than the kernel's 15 bytes.
-    #[error("an interface name is 1 to 15 characters")]
-    Length,
-    /// A character other than a letter, digit, `-`, `_` or `.`, or the
-    /// names `.` and `..`.
-    #[error("an interface name has only letters, digits, '-', '_' and '.'")]
-    Character,
+text_value! {
+    /// A network interface name the kernel accepts (IFNAMSIZ - 1 = 15 bytes,
+    /// no `/`, no whitespace, not `.` or `..`), so it can go into an argument
+    /// vector as is.
+    IfName,
+    /// Why a text is not an interface name.
+    IfNameError,
+    max: 15,
+    bytes: |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'),
+    whole: |s| s != "." && s != "..",
+    too_long: "an interface name is 1 to 15 characters",
+    not_allowed: "an interface name has only letters, digits, '-', '_' and '.'",
 }
 
-/// A network interface name the kernel accepts (IFNAMSIZ - 1 = 15 bytes,
-/// no `/`, no whitespace), so it can go into an argument vector as is.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IfName(String);
-
-impl IfName {
-    /// Longest name the kernel takes.
-    pub const MAX_LEN: usize = 15;
-
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for IfName {
-    type Err = IfNameError;
-    fn from_str(s: &str) -> Result<Self, IfNameError> {
-        if s.is_empty() || s.len() > Self::MAX_LEN {
-            return Err(IfNameError::Length);
-        }
-        let ok = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !ok || s == "." || s == ".." {
-            return Err(IfNameError::Character);
-        }
-        Ok(IfName(s.to_owned()))
-    }
-}
-
-impl TryFrom<String> for IfName {
-    type Error = IfNameError;
-    fn try_from(s: String) -> Result<Self, IfNameError> {
-        s.parse()
-    }
-}
-
-impl From<IfName> for String {
-    fn from(n: IfName) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for IfName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for IfName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IfName({})", self.0)
-    }
-}
-
-/// Why a text is not a resolver search domain.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DomainError {
-    /// Empty, or longer than the 31 bytes the peer-info field holds.
-    #[error("a domain is 1 to {} bytes", ResolvDomain::MAX_LEN)]
-    Length,
-    /// A character other than a letter, digit, `-`, `_` or `.` (a newline
-    /// would inject lines into resolvconf's input: W14).
-    #[error("a domain has only letters, digits, '-', '_' and '.'")]
-    Character,
-}
-
-/// A DNS search domain that fits the peer-info field (31 bytes of text plus
-/// NUL) and is safe to hand to `resolvconf` as a `search` line.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ResolvDomain(String);
-
-impl ResolvDomain {
-    /// Longest domain the peer-info field carries.
-    pub const MAX_LEN: usize = 31;
-
-    /// The domain as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for ResolvDomain {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, DomainError> {
-        if s.is_empty() || s.len() > Self::MAX_LEN {
-            return Err(DomainError::Length);
-        }
-        let ok = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !ok || s.starts_with('.') || s.contains("..") {
-            return Err(DomainError::Character);
-        }
-        Ok(ResolvDomain(s.to_owned()))
-    }
-}
-
-impl TryFrom<String> for ResolvDomain {
-    type Error = DomainError;
-    fn try_from(s: String) -> Result<Self, DomainError> {
-        s.parse()
-    }
-}
-
-impl From<ResolvDomain> for String {
-    fn from(d: ResolvDomain) -> String {
-        d.0
-    }
-}
-
-impl fmt::Display for ResolvDomain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ResolvDomain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ResolvDomain({})", self.0)
-    }
+text_value! {
+    /// A DNS search domain that fits the peer-info field (31 bytes of text
+    /// plus NUL) and is safe to hand to `resolvconf` as a `search` line: no
+    /// leading dot, no empty label, and nothing but letters, digits, `-`,
+    /// `_` and `.` (a newline would inject lines into resolvconf's input:
+    /// W14).
+    ResolvDomain,
+    /// Why a text is not a resolver search domain.
+    DomainError,
+    max: 31,
+    bytes: |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'),
+    whole: |s| !s.starts_with('.') && !s.contains(".."),
+    too_long: "a domain is 1 to 31 bytes",
+    not_allowed: "a domain has only letters, digits, '-', '_' and '.'",
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use vpnd_crypto::{PublicKey, SecretKey};
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::{PARAMS as PARAMETERS, parse, parse_stats_path};
 pub use print::Secrets;
-pub use values::{RemoteHost, StatsPrefix, UserName};
+pub use values::{
+    RemoteHost, RemoteHostError, StatsPrefix, StatsPrefixError, UserName, UserNameError,
+};
 
 use crate::net::{IfName, Prefix, ResolvDomain};
 

@@ -1,96 +1,56 @@
 //! Validated configuration values that have no better home.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::text::text_value;
 
-use serde::{Deserialize, Serialize};
-
-/// Accepts 1..=`max` bytes, each passing `ok`, and not starting with '-'
-/// (the value may end up in an argument vector).
-fn check(s: &str, max: usize, ok: impl Fn(u8) -> bool) -> Result<(), &'static str> {
-    if s.is_empty() || s.len() > max {
-        return Err("wrong length");
-    }
-    if s.starts_with('-') || !s.bytes().all(ok) {
-        return Err("character not allowed");
-    }
-    Ok(())
-}
-
-macro_rules! text_value {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $ok:expr, $what:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            /// Longest value accepted.
-            pub const MAX_LEN: usize = $max;
-
-            /// The value as text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                check(s, $max, $ok)
-                    .map(|()| $name(s.to_owned()))
-                    .map_err(|why| format!("{}: {why} (1 to {} of {})", stringify!($name), $max, $what))
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                s.parse()
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
-            }
+/// A configuration value made by [`text_value!`]: it does not start with
+/// '-' (the value may end up in an argument vector), and its errors name
+/// the type, the limit and the characters it takes.
+macro_rules! config_text {
+    ($(#[$doc:meta])* $name:ident, $error:ident, $max:literal, $ok:expr, $what:literal) => {
+        text_value! {
+            $(#[$doc])*
+            $name,
+            #[doc = concat!("Why a text is not a [`", stringify!($name), "`].")]
+            $error,
+            max: $max,
+            bytes: $ok,
+            whole: |s| !s.starts_with('-'),
+            too_long: concat!(
+                stringify!($name), ": wrong length ",
+                "(1 to ", stringify!($max), " of ", $what, ")"
+            ),
+            not_allowed: concat!(
+                stringify!($name), ": character not allowed ",
+                "(1 to ", stringify!($max), " of ", $what, ")"
+            ),
         }
     };
 }
 
-text_value!(
+config_text!(
     /// `remote_host`: a DNS name or an IPv4/IPv6 literal.
     RemoteHost,
+    RemoteHostError,
     253,
-    |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'_' | b'%'),
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'_' | b'%'),
     "letters, digits, '.', '-', ':', '_', '%'"
 );
 
-text_value!(
+config_text!(
     /// `stats_prefix`: the first component of every Graphite metric name.
     StatsPrefix,
+    StatsPrefixError,
     63,
-    |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'),
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'),
     "letters, digits, '.', '-', '_'"
 );
 
-text_value!(
+config_text!(
     /// `user`: a POSIX user name.
     UserName,
+    UserNameError,
     32,
-    |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'),
+    |b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'),
     "lower-case letters, digits, '_', '-'"
 );
 
@@ -128,6 +88,23 @@ mod tests {
         assert!("gw_a".parse::<StatsPrefix>().is_ok());
         assert!("gw a".parse::<StatsPrefix>().is_err());
         assert!("".parse::<StatsPrefix>().is_err());
+    }
+
+    #[test]
+    fn errors_name_the_type_the_limit_and_the_characters() {
+        assert_eq!("".parse::<UserName>(), Err(UserNameError::Length));
+        assert_eq!("-x".parse::<UserName>(), Err(UserNameError::Character));
+        assert_eq!(
+            "a b".parse::<RemoteHost>().unwrap_err().to_string(),
+            "RemoteHost: character not allowed (1 to 253 of letters, digits, '.', '-', ':', '_', '%')"
+        );
+        assert_eq!(
+            "a".repeat(64)
+                .parse::<StatsPrefix>()
+                .unwrap_err()
+                .to_string(),
+            "StatsPrefix: wrong length (1 to 63 of letters, digits, '.', '-', '_')"
+        );
     }
 
     #[test]
