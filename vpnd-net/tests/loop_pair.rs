@@ -138,9 +138,8 @@ fn two_loops_carry_packets_both_ways() {
     // a plain IPv4 one.
     let (udp_a, port_a) = udp(true);
     let (udp_b, port_b) = udp(false);
-    let stats_path: PathBuf =
-        std::env::temp_dir().join(format!("vpnd-loop-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&stats_path);
+    let scratch = tempfile::tempdir().unwrap();
+    let stats_path: PathBuf = scratch.path().join("stats.sock");
     let listener = UnixListener::bind(&stats_path).unwrap();
     listener.set_nonblocking(true).unwrap();
     let a = start(ka, port_b, udp_a, 1, Some(listener));
@@ -199,7 +198,6 @@ fn two_loops_carry_packets_both_ways() {
             }
         )));
     }
-    let _ = std::fs::remove_file(&stats_path);
     for side in [a, b] {
         let (exit, io) = side.thread.join().unwrap();
         assert_eq!(exit, Exit::Shutdown);

@@ -165,7 +165,7 @@ fn the_sample_configurations_check_once_keys_are_filled_in() {
 /// the answer, or names the socket when nobody listens there.
 #[test]
 fn status_reads_the_socket_path_without_a_valid_key() {
-    let dir = TempDir::new("status");
+    let dir = tempfile::tempdir().unwrap();
     let bad_key = GOOD.replace("845b920bda", "not-a-key-");
     let no_key: String = GOOD
         .lines()
@@ -173,9 +173,9 @@ fn status_reads_the_socket_path_without_a_valid_key() {
         .map(|l| format!("{l}\n"))
         .collect();
     for (name, text) in [("bad-key", bad_key), ("no-key", no_key)] {
-        let socket = dir.0.join(format!("{name}.sock"));
+        let socket = dir.path().join(format!("{name}.sock"));
         let text = format!("{text}stats_path: {}\n", socket.display());
-        let path = dir.file(&format!("{name}.conf"), &text, 0o600);
+        let path = file(&dir, &format!("{name}.conf"), &text, 0o600);
         let out = check(&path, &[]);
         assert_eq!(out.status.code(), Some(78), "{name}: {out:?}");
         assert!(

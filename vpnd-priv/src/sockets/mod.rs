@@ -137,9 +137,8 @@ mod tests {
 
     #[test]
     fn stats_socket_replaces_stale_never_live_or_foreign() {
-        let dir = std::env::temp_dir().join(format!("vpnd-stats-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let path = dir.join("stats.sock");
         let first = stats_listener(&path).unwrap();
         let e = stats_listener(&path).unwrap_err().to_string();
@@ -153,6 +152,5 @@ mod tests {
         let e = stats_listener(&file).unwrap_err().to_string();
         assert!(e.contains("not a socket"), "{e}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -69,9 +69,8 @@ mod tests {
 
     #[test]
     fn ready_and_failure_reach_the_socket() {
-        let dir = std::env::temp_dir().join(format!("vpnd-notify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("notify");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
         let manager = UnixDatagram::bind(&path).unwrap();
         let n = ServiceNotify {
             socket: Some(path.clone().into_os_string()),
@@ -84,7 +83,6 @@ mod tests {
         assert_eq!(text, format!("READY=1\nMAINPID={}\n", std::process::id()));
         let len = manager.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"STATUS=peer: does not resolve at all\n");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
