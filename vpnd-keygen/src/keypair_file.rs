@@ -19,7 +19,7 @@ pub enum KeygenError {
     Create {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// Writing failed; the partial file was removed.
@@ -27,7 +27,7 @@ pub enum KeygenError {
     Write {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// Standard output failed.

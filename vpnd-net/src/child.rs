@@ -48,7 +48,7 @@ pub enum ChildError {
     NonBlocking {
         /// Which descriptor.
         what: &'static str,
-        /// Why.
+        /// The error the system call returned.
         errno: Errno,
     },
     /// A sandbox step failed.

@@ -27,7 +27,7 @@ pub enum ExecError {
     Spawn {
         /// The command line.
         command: String,
-        /// Why.
+        /// What went wrong, as the system or the check said it.
         reason: String,
     },
     /// The program failed.
@@ -51,7 +51,7 @@ pub enum ExecError {
     Sysctl {
         /// The sysctl.
         name: String,
-        /// Why.
+        /// What went wrong, as the system or the check said it.
         reason: String,
     },
 }

@@ -15,7 +15,7 @@ pub enum NonceFileError {
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// It does not hold exactly 24 bytes: truncated or not a nonce file.
@@ -31,7 +31,7 @@ pub enum NonceFileError {
     Write {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

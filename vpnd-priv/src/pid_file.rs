@@ -24,7 +24,7 @@ pub enum PidFileError {
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

@@ -14,7 +14,7 @@ use vpnd_net::transport::Channel;
 /// The running network process.
 #[derive(Debug)]
 pub struct NetProcess {
-    /// The process.
+    /// The re-executed vpnd, for its pid, its exit and a kill.
     pub child: Child,
     /// The parent's end of the IPC socket.
     pub channel: Channel,
@@ -41,9 +41,9 @@ pub enum SpawnError {
     /// exec failed.
     #[error("starting the network process {binary}: {source}")]
     Exec {
-        /// The binary.
+        /// The program vpnd tried to execute (its own binary).
         binary: String,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
 }

@@ -85,7 +85,7 @@ pub enum ToChild {
     NetworkApplied,
     /// The last `NetworkUp` was refused; nothing of it is applied.
     NetworkRefused {
-        /// Why.
+        /// What was refused: a pushed value, or a command that failed and was rolled back.
         reason: Refusal,
     },
     /// Log the state and every counter (SIGUSR1).
@@ -115,7 +115,7 @@ pub struct Start {
     /// The unprivileged user the child becomes, resolved by the parent
     /// (the child reads no files).
     pub uid: u32,
-    /// Its group.
+    /// The group it runs as (the user's primary group).
     pub gid: u32,
     /// What the kernel offloads on the descriptors sent with this message.
     pub offloads: Offloads,

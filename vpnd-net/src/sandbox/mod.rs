@@ -24,7 +24,7 @@ pub struct Sandbox {
     pub root: PathBuf,
     /// The unprivileged user.
     pub uid: u32,
-    /// Its group.
+    /// The group it runs as (the user's primary group).
     pub gid: u32,
 }
 

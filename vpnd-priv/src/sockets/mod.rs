@@ -24,7 +24,7 @@ pub enum SocketError {
     Udp {
         /// The port.
         port: u16,
-        /// Why.
+        /// The error the system call returned.
         errno: rustix::io::Errno,
     },
     /// The stats socket could not be created.
@@ -32,7 +32,7 @@ pub enum SocketError {
     Stats {
         /// The path.
         path: PathBuf,
-        /// Why.
+        /// What went wrong, as the system or the check said it.
         reason: String,
     },
 }

@@ -26,7 +26,7 @@ pub enum StatusError {
     Connect {
         /// `stats_path`.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// The connection broke or timed out.
@@ -34,7 +34,7 @@ pub enum StatusError {
     Read {
         /// `stats_path`.
         path: PathBuf,
-        /// Why.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// Every try was answered with Graphite lines: the stats socket is busy
