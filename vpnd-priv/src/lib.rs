@@ -5,7 +5,8 @@
 //!
 //! The `vpnd` binary (`src/bin/vpnd/`) holds what needs no root: the
 //! command line, loading the configuration, `vpnd -n` and `vpnd -s`,
-//! daemonizing and service-manager readiness; it calls [`startup::start`]
+//! daemonizing, service-manager readiness, the checks of the user, the
+//! chroot directory and the peer's address; it calls [`startup::start`]
 //! and [`serve`]. A library so that every pure part (command builders,
 //! policy, undo ledger) is unit-tested on every platform.
 

@@ -1,15 +1,14 @@
-//! The parent's start, as root: check the user and the chroot directory,
-//! resolve the peer, read the nonce files, write the pid file, create the
-//! tun (up while vpnd runs), the UDP socket and the stats socket, start
+//! The parent's start, as root, once the binary has resolved the user and
+//! the peer and checked the chroot directory ([`Resolved`]): read the
+//! nonce files, write the pid file, create the tun (up while vpnd runs), the UDP socket and the stats socket, start
 //! the network process, hand it its configuration and descriptors (in the
 //! foreground standard input too: the console), forget the secret key and
 //! wait for its greeting. Any failure undoes what was done ([`Cleanup`] is
 //! dropped).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
@@ -31,30 +30,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why vpnd could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// `user` is unknown or root.
-    #[error("user {name}: {reason}")]
-    User {
-        /// `user` as configured.
-        name: String,
-        /// The lookup's error, or what is wrong with the user found.
-        reason: String,
-    },
-    /// `chroot_dir` is missing or unsafe.
-    #[error("chroot_dir {}: {reason}", path.display())]
-    Chroot {
-        /// `chroot_dir` as configured.
-        path: PathBuf,
-        /// What is wrong with it, and how to fix it.
-        reason: String,
-    },
-    /// `remote_host` does not resolve.
-    #[error("remote_host {host}: {reason}")]
-    Resolve {
-        /// `remote_host` as configured.
-        host: String,
-        /// The resolver's error.
-        reason: String,
-    },
     /// A nonce file.
     #[error("{0}")]
     NonceFile(#[from] NonceFileError),
@@ -81,12 +56,25 @@ pub enum StartError {
     Greeting(#[from] GreetingError),
 }
 
+/// What the binary found out before the start, without root.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    /// The uid the network process runs as (`user`, never 0).
+    pub uid: u32,
+    /// Its primary group (never 0).
+    pub gid: u32,
+    /// The peer's address (`remote_host` resolved); `None` for a host-gw.
+    pub peer: Option<SocketAddr>,
+}
+
 /// Starts everything; on success the network process is running and has
 /// greeted.
-pub fn start(config: Config, logging: ChildLogging) -> Result<Parent<impl Platform>, StartError> {
-    let (uid, gid) = resolve_user(config.user.as_str())?;
-    check_chroot(&config.chroot_dir)?;
-    let peer = resolve_peer(&config)?;
+pub fn start(
+    config: Config,
+    resolved: Resolved,
+    logging: ChildLogging,
+) -> Result<Parent<impl Platform>, StartError> {
+    let Resolved { uid, gid, peer } = resolved;
     let local_nonce = nonce_file::read(&config.local_nonce_file)?;
     let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
     nonce_file::check_writable(&config.local_nonce_file, local_nonce.as_ref())?;
@@ -220,66 +208,6 @@ fn send_start<P: Platform>(
 fn host_name_prefix() -> Option<StatsPrefix> {
     let name = nix::unistd::gethostname().ok()?;
     StatsPrefix::from_host_name(&name.to_string_lossy())
-}
-
-/// The uid and gid of `name`, which must not be root.
-fn resolve_user(name: &str) -> Result<(u32, u32), StartError> {
-    let err = |reason: String| StartError::User {
-        name: name.to_owned(),
-        reason,
-    };
-    let user = nix::unistd::User::from_name(name)
-        .map_err(|e| err(format!("cannot look it up: {e}")))?
-        .ok_or_else(|| err("no such user (create it, or set `user`)".to_owned()))?;
-    if user.uid.is_root() || user.gid.as_raw() == 0 {
-        return Err(err(
-            "has uid or gid 0; the network process must run unprivileged".to_owned(),
-        ));
-    }
-    Ok((user.uid.as_raw(), user.gid.as_raw()))
-}
-
-/// The chroot directory exists, is a directory, is owned by root and is
-/// writable by nobody else.
-fn check_chroot(path: &Path) -> Result<(), StartError> {
-    let err = |reason: &str| StartError::Chroot {
-        path: path.to_path_buf(),
-        reason: reason.to_owned(),
-    };
-    let meta = std::fs::metadata(path).map_err(|e| {
-        err(&format!(
-            "{e} (create an empty directory owned by root, mode 755)"
-        ))
-    })?;
-    if !meta.is_dir() {
-        return Err(err("is not a directory"));
-    }
-    if meta.uid() != 0 {
-        return Err(err("is not owned by root"));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(err("is writable by group or others"));
-    }
-    Ok(())
-}
-
-/// The peer's address, resolved once at start.
-fn resolve_peer(config: &Config) -> Result<Option<SocketAddr>, StartError> {
-    let Some(remote) = config.remote() else {
-        return Ok(None);
-    };
-    let host = remote.host.as_str();
-    let err = |reason: String| StartError::Resolve {
-        host: host.to_owned(),
-        reason,
-    };
-    let mut addrs = (host, remote.port)
-        .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?;
-    addrs
-        .next()
-        .map(Some)
-        .ok_or_else(|| err("resolves to no address".to_owned()))
 }
 
 /// The environment variable that turns the kernel offloads off, for

@@ -98,63 +98,64 @@ impl Platform for Bsd {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{lines, tools};
-    use super::super::{Change, apply, undo};
+    use super::super::Change;
+    use super::super::tests::{assert_commands, tools};
     use super::*;
-
-    fn tun3() -> IfName {
-        "tun3".parse().unwrap()
-    }
 
     #[test]
     fn freebsd_and_netbsd_routes() {
-        let (t, dev) = (tools(), tun3());
-        let r = Change::Route("198.19.2.0/24".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&Bsd { netbsd: false }, &t, &dev, &r)),
-            ["/sbin/route -q add -inet -net 198.19.2.0/24 -interface tun3"]
+        let route = |s: &str| Change::Route(s.parse().unwrap());
+        assert_commands(
+            &Bsd { netbsd: false },
+            "tun3",
+            &[
+                (
+                    route("198.19.2.0/24"),
+                    "/sbin/route -q add -inet -net 198.19.2.0/24 -interface tun3",
+                    Some("/sbin/route -q delete -inet -net 198.19.2.0/24 -interface tun3"),
+                ),
+                (
+                    route("2001:2:0:2::/64"),
+                    "/sbin/route -q add -inet6 -net 2001:2:0:2::/64 -interface tun3",
+                    None,
+                ),
+            ],
         );
-        assert_eq!(
-            lines(&undo(&Bsd { netbsd: true }, &t, &dev, &r, None)),
-            ["/sbin/route -q delete -inet -net 198.19.2.0/24 -link -interface tun3"]
-        );
-        let r6 = Change::Route("2001:2:0:2::/64".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&Bsd::default(), &t, &dev, &r6)),
-            ["/sbin/route -q add -inet6 -net 2001:2:0:2::/64 -interface tun3"]
+        assert_commands(
+            &Bsd { netbsd: true },
+            "tun3",
+            &[(
+                route("198.19.2.0/24"),
+                "/sbin/route -q add -inet -net 198.19.2.0/24 -link -interface tun3",
+                Some("/sbin/route -q delete -inet -net 198.19.2.0/24 -link -interface tun3"),
+            )],
         );
     }
 
     #[test]
     fn addresses_mtu_and_link() {
-        let (t, dev) = (tools(), tun3());
-        let b = Bsd::default();
-        let a = Change::Address("198.19.3.2".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&b, &t, &dev, &a)),
-            ["/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 alias"]
+        assert_commands(
+            &Bsd::default(),
+            "tun3",
+            &[
+                (
+                    Change::Address("198.19.3.2".parse().unwrap()),
+                    "/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 alias",
+                    Some("/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 -alias"),
+                ),
+                (
+                    Change::Address("2001:2:0:7::2".parse().unwrap()),
+                    "/sbin/ifconfig tun3 inet6 2001:2:0:7::2 prefixlen 128 alias",
+                    None,
+                ),
+                (Change::Mtu(1411), "/sbin/ifconfig tun3 mtu 1411", None),
+                (
+                    Change::LinkUp,
+                    "/sbin/ifconfig tun3 up",
+                    Some("/sbin/ifconfig tun3 down"),
+                ),
+            ],
         );
-        assert_eq!(
-            lines(&undo(&b, &t, &dev, &a, None)),
-            ["/sbin/ifconfig tun3 inet 198.19.3.2 198.19.3.2 -alias"]
-        );
-        let a6 = Change::Address("2001:2:0:7::2".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&b, &t, &dev, &a6)),
-            ["/sbin/ifconfig tun3 inet6 2001:2:0:7::2 prefixlen 128 alias"]
-        );
-        assert_eq!(
-            lines(&apply(&b, &t, &dev, &Change::Mtu(1411))),
-            ["/sbin/ifconfig tun3 mtu 1411"]
-        );
-        assert_eq!(
-            lines(&apply(&b, &t, &dev, &Change::LinkUp)),
-            ["/sbin/ifconfig tun3 up"]
-        );
-        assert_eq!(
-            lines(&undo(&b, &t, &dev, &Change::LinkUp, None)),
-            ["/sbin/ifconfig tun3 down"]
-        );
-        assert!(b.configured_programs(&t).is_empty());
+        assert!(Bsd::default().configured_programs(&tools()).is_empty());
     }
 }

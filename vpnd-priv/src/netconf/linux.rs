@@ -71,54 +71,48 @@ impl Platform for Linux {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{lines, tools};
-    use super::super::{Change, apply, undo};
+    use super::super::tests::{assert_commands, lines, tools};
+    use super::super::{Change, apply};
     use super::*;
 
     #[test]
     fn commands_use_the_whole_device_name() {
-        let t = tools();
-        let dev: IfName = "vpntunnel0".parse().unwrap();
-        let l = Linux;
-        let route = Change::Route("198.19.2.0/24".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &route)),
-            ["/sbin/ip route add 198.19.2.0/24 dev vpntunnel0"]
-        );
-        assert_eq!(
-            lines(&undo(&l, &t, &dev, &route, None)),
-            ["/sbin/ip route del 198.19.2.0/24 dev vpntunnel0"]
-        );
-        let v6 = Change::Route("2001:2:0:2::/64".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &v6)),
-            ["/sbin/ip route add 2001:2:0:2::/64 dev vpntunnel0"]
-        );
-        let addr = Change::Address("198.19.3.2".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &addr)),
-            ["/sbin/ip addr add 198.19.3.2/32 dev vpntunnel0"]
-        );
-        assert_eq!(
-            lines(&undo(&l, &t, &dev, &addr, None)),
-            ["/sbin/ip addr del 198.19.3.2/32 dev vpntunnel0"]
-        );
-        let addr6 = Change::Address("2001:2:0:7::2".parse().unwrap());
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &addr6)),
-            ["/sbin/ip addr add 2001:2:0:7::2/128 dev vpntunnel0"]
-        );
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &Change::Mtu(1431))),
-            ["/sbin/ip link set dev vpntunnel0 mtu 1431"]
-        );
-        assert_eq!(
-            lines(&apply(&l, &t, &dev, &Change::LinkUp)),
-            ["/sbin/ip link set dev vpntunnel0 up"]
-        );
-        assert_eq!(
-            lines(&undo(&l, &t, &dev, &Change::LinkUp, None)),
-            ["/sbin/ip link set dev vpntunnel0 down"]
+        let parse = |s: &str| s.parse().unwrap();
+        assert_commands(
+            &Linux,
+            "vpntunnel0",
+            &[
+                (
+                    Change::Route(parse("198.19.2.0/24")),
+                    "/sbin/ip route add 198.19.2.0/24 dev vpntunnel0",
+                    Some("/sbin/ip route del 198.19.2.0/24 dev vpntunnel0"),
+                ),
+                (
+                    Change::Route(parse("2001:2:0:2::/64")),
+                    "/sbin/ip route add 2001:2:0:2::/64 dev vpntunnel0",
+                    None,
+                ),
+                (
+                    Change::Address("198.19.3.2".parse().unwrap()),
+                    "/sbin/ip addr add 198.19.3.2/32 dev vpntunnel0",
+                    Some("/sbin/ip addr del 198.19.3.2/32 dev vpntunnel0"),
+                ),
+                (
+                    Change::Address("2001:2:0:7::2".parse().unwrap()),
+                    "/sbin/ip addr add 2001:2:0:7::2/128 dev vpntunnel0",
+                    None,
+                ),
+                (
+                    Change::Mtu(1431),
+                    "/sbin/ip link set dev vpntunnel0 mtu 1431",
+                    None,
+                ),
+                (
+                    Change::LinkUp,
+                    "/sbin/ip link set dev vpntunnel0 up",
+                    Some("/sbin/ip link set dev vpntunnel0 down"),
+                ),
+            ],
         );
     }
 

@@ -236,6 +236,26 @@ mod tests {
             .collect()
     }
 
+    /// Checks a table of (change, what applying it runs, what undoing it
+    /// runs; `None`: not checked) for platform `p` on `device`.
+    pub(super) fn assert_commands(
+        p: &impl Platform,
+        device: &str,
+        table: &[(Change, &str, Option<&str>)],
+    ) {
+        let (t, dev): (Tools, IfName) = (tools(), device.parse().unwrap());
+        for (change, applied, undone) in table {
+            assert_eq!(lines(&apply(p, &t, &dev, change)), [*applied], "{change:?}");
+            if let Some(undone) = undone {
+                assert_eq!(
+                    lines(&undo(p, &t, &dev, change, None)),
+                    [*undone],
+                    "{change:?}"
+                );
+            }
+        }
+    }
+
     /// The programs where Debian has them.
     pub(super) fn tools() -> Tools {
         Tools {

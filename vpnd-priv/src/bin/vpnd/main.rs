@@ -2,7 +2,8 @@
 //!
 //! This binary holds what needs no root: the command line, loading the
 //! configuration, `-n` (check it), `-s` (ask a running vpnd for its
-//! status), daemonizing and service-manager readiness. The daemon itself
+//! status), daemonizing, service-manager readiness and the start's checks
+//! of the user, the chroot directory and the peer. The daemon itself
 //! is the `vpnd_priv` library's start-up and loop; `--net-process` runs
 //! `vpnd_net`'s network process. Exit codes follow sysexits(3) and are
 //! chosen here only.
@@ -15,6 +16,7 @@ use clap::Parser;
 mod cli;
 mod daemonize;
 mod load;
+mod preflight;
 mod service_notify;
 mod status;
 
@@ -27,6 +29,7 @@ use vpnd_proto::config::Config;
 use crate::cli::Args;
 use crate::daemonize::Readiness;
 use crate::load::{LoadError, Loaded};
+use crate::preflight::PreflightError;
 
 /// sysexits.h codes.
 mod sysexits {
@@ -190,7 +193,16 @@ fn run(args: &Args, config: Config) -> ExitCode {
         foreground: args.foreground,
         verbose: args.verbose,
     };
-    let parent = match startup::start(config, child_logging) {
+    let resolved = match preflight::check(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            let code = preflight_exit_code(&e);
+            log::error!("{e}");
+            readiness.failed(code, &e.to_string());
+            return ExitCode::from(code);
+        }
+    };
+    let parent = match startup::start(config, resolved, child_logging) {
         Ok(p) => p,
         Err(e) => {
             let code = start_exit_code(&e);
@@ -222,12 +234,18 @@ fn run(args: &Args, config: Config) -> ExitCode {
     }
 }
 
+fn preflight_exit_code(e: &PreflightError) -> u8 {
+    use sysexits::*;
+    match e {
+        PreflightError::User { .. } => EX_NOUSER,
+        PreflightError::Chroot { .. } => EX_CONFIG,
+        PreflightError::Resolve { .. } => EX_NOHOST,
+    }
+}
+
 fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
-        StartError::User { .. } => EX_NOUSER,
-        StartError::Chroot { .. } => EX_CONFIG,
-        StartError::Resolve { .. } => EX_NOHOST,
         StartError::NonceFile(vpnd_priv::nonce_file::NonceFileError::Write { .. }) => EX_CANTCREAT,
         StartError::NonceFile(_) => EX_DATAERR,
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
