@@ -1,7 +1,9 @@
-//! The unprivileged network process: the event loop over tun, UDP, IPC and
-//! the stats listener; the sandbox; the state reports; the IPC transport
+//! The unprivileged network process: the event loop over tun, UDP, IPC,
+//! the stats listener and the console; the one ordered way out to the peer
+//! (`outbound`, `udp`); the sandbox; the state reports; the IPC transport
 //! the parent reuses; the process's entry ([`child::run`]) and the logger
-//! both processes share.
+//! both processes share. Platform code sits in one module per platform
+//! (`sandbox/`, `udp/`), chosen in one line each.
 
 mod addr;
 pub mod child;
