@@ -2,7 +2,7 @@
 //! descriptor, receive the start message and the descriptors, enter the
 //! sandbox, greet the parent, run the session until told to stop.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 
 use rustix::io::Errno;
@@ -16,7 +16,7 @@ use crate::console::Console;
 use crate::event_loop::{self, Exit, Io, LoopError};
 use crate::os_entropy::OsEntropy;
 use crate::report::Reporting;
-use crate::sandbox::{Sandbox, SandboxError};
+use crate::sandbox::{Kept, Role, Sandbox, SandboxError};
 use crate::transport::{Channel, FrameBuffer, TransportError};
 
 /// The descriptor the parent places the IPC socket at.
@@ -84,7 +84,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     // zeroizes itself); only the precomputed shared key stays.
     drop(start);
     let io = descriptors(fds, ipc, offloads, console)?;
-    sandbox.enter()?;
+    sandbox.enter(&kept(&io))?;
     #[cfg(debug_assertions)]
     if let Some(action) = probe {
         crate::sandbox_probe::attempt(&action);
@@ -190,6 +190,32 @@ fn descriptors(
         // Left blocking: see console.rs.
         console: input.map(Console::new),
     })
+}
+
+/// Every descriptor the process keeps into the sandbox, with its role:
+/// the session's, the syslog socket, and the standard ones (spawn.rs gives
+/// /dev/null for input and output, the parent's stderr or /dev/null).
+fn kept(io: &Io) -> Vec<Kept> {
+    let mut kept = vec![
+        (Role::Tun, io.tun.as_raw_fd()),
+        (Role::Udp, io.udp.as_raw_fd()),
+        (Role::Ipc, io.ipc.as_fd().as_raw_fd()),
+        (Role::Unused, 0),
+        (Role::Output, 1),
+        (Role::Output, 2),
+    ];
+    kept.extend(
+        io.stats
+            .as_ref()
+            .map(|s| (Role::StatsListener, s.as_raw_fd())),
+    );
+    kept.extend(
+        io.console
+            .as_ref()
+            .map(|c| (Role::Console, c.input().as_raw_fd())),
+    );
+    kept.extend(crate::logging::syslog_fd().map(|fd| (Role::Syslog, fd)));
+    kept
 }
 
 fn set_nonblocking(what: &'static str, fd: &OwnedFd) -> Result<(), ChildError> {

@@ -6,7 +6,9 @@
 //! by one: `info!` is NOTICE, `debug!` INFO, `trace!` DEBUG.
 
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
@@ -40,6 +42,25 @@ struct VpndLogger {
     backend: Backend,
 }
 
+/// The syslog socket's descriptor once connected (-1 before): the sandbox
+/// limits it with the others it keeps.
+static SYSLOG_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// The descriptor of the socket to syslog, if [`init`] connected one.
+pub fn syslog_fd() -> Option<RawFd> {
+    Some(SYSLOG_FD.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
+}
+
+/// The descriptor under a syslog backend.
+fn backend_fd(backend: &LoggerBackend) -> RawFd {
+    match backend {
+        LoggerBackend::Unix(s) => s.as_raw_fd(),
+        LoggerBackend::UnixStream(w) => w.get_ref().as_raw_fd(),
+        LoggerBackend::Udp(s, _) => s.as_raw_fd(),
+        LoggerBackend::Tcp(w) => w.get_ref().as_raw_fd(),
+    }
+}
+
 /// Installs the logger for `process` ("parent" or "net"). The syslog
 /// socket is connected here, so the network process calls this before it
 /// chroots. If syslog cannot be reached, the lines go to stderr, and the
@@ -56,7 +77,10 @@ pub fn init(process: &'static str, sink: Sink, verbose: u8) -> Option<String> {
                 pid: std::process::id(),
             };
             match syslog::unix(formatter) {
-                Ok(l) => Backend::Syslog(Mutex::new(l)),
+                Ok(l) => {
+                    SYSLOG_FD.store(backend_fd(&l.backend), Ordering::Relaxed);
+                    Backend::Syslog(Mutex::new(l))
+                }
                 Err(e) => {
                     note = Some(format!("syslog: {e}; logging to stderr"));
                     Backend::Stderr

@@ -22,7 +22,7 @@ fn main() {
         uid: NOBODY,
         gid: NOBODY,
     };
-    let entered = sandbox.enter().map_err(|e| e.to_string());
+    let entered = sandbox.enter(&[]).map_err(|e| e.to_string());
     let mut out = std::io::stdout().lock();
     writeln!(out, "tid {}", rustix::thread::gettid().as_raw_nonzero()).unwrap();
     writeln!(out, "entered {entered:?}").unwrap();

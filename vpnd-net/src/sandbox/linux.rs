@@ -4,6 +4,7 @@
 
 use nix::unistd::{setgroups, setresgid, setresuid};
 
+use super::rights::Kept;
 use super::{Sandbox, SandboxError};
 
 /// The steps only Linux has.
@@ -28,8 +29,9 @@ pub enum PlatformError {
     Filter(#[from] crate::syscall_filter::FilterError),
 }
 
-/// Enters `sandbox` (see [`Sandbox::enter`]).
-pub(super) fn enter(sandbox: &Sandbox) -> Result<(), SandboxError> {
+/// Enters `sandbox` (see [`Sandbox::enter`]); Linux has no per-descriptor
+/// rights, and the system-call filter covers every descriptor alike.
+pub(super) fn enter(sandbox: &Sandbox, _kept: &[Kept]) -> Result<(), SandboxError> {
     sandbox.chroot()?;
     caps::clear(None, caps::CapSet::Bounding)
         .map_err(|e| PlatformError::Bounding(e.to_string()))?;

@@ -9,13 +9,20 @@ use std::path::PathBuf;
 
 use nix::unistd::{Gid, Uid};
 
-// Linux: capabilities, no-new-privs and the system-call filter; the BSDs:
-// chroot and the user only, for now (their module says what is missing).
+// Linux: capabilities, no-new-privs and the system-call filter; FreeBSD:
+// Capsicum; DragonFly and NetBSD: chroot and the user only.
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
-#[cfg_attr(not(target_os = "linux"), path = "bsd.rs")]
+#[cfg_attr(target_os = "freebsd", path = "freebsd.rs")]
+#[cfg_attr(not(any(target_os = "linux", target_os = "freebsd")), path = "bsd.rs")]
 mod os;
 
+// The BSDs' chroot and user steps.
+#[cfg(not(target_os = "linux"))]
+mod credentials;
+pub mod rights;
+
 pub use os::PlatformError;
+pub use rights::{Kept, Role};
 
 /// Who the network process becomes, and where it is locked in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +66,12 @@ pub enum SandboxError {
 
 impl Sandbox {
     /// Enters the sandbox. Must run as root, single-threaded, before any
-    /// network input is read.
-    pub fn enter(&self) -> Result<(), SandboxError> {
-        os::enter(self)
+    /// network input is read. `kept` is every descriptor the process keeps
+    /// and what it is for: where the platform has per-descriptor rights
+    /// (FreeBSD), each is limited to its role's (rights.rs); elsewhere
+    /// they are passed over.
+    pub fn enter(&self, kept: &[Kept]) -> Result<(), SandboxError> {
+        os::enter(self, kept)
     }
 
     /// The process's root becomes [`Sandbox::root`].
