@@ -48,8 +48,8 @@ fn the_rc_d_script_parses() {
 /// What the rc.d script uses of rc.subr(8), after libexec/rc/rc.subr's
 /// run_rc_command: only the script's commands are known (start, stop,
 /// restart and extra_commands); `${cmd}_precmd` runs first and a failure
-/// ends the command; restart runs restart_precmd, then stop and start
-/// (each with its own precmd); `${cmd}_cmd` replaces the default action,
+/// ends the command; restart runs restart_precmd, then stop and,
+/// whatever stop returned, start (each with its own precmd); `${cmd}_cmd` replaces the default action,
 /// which is printed here instead of run.
 const RC_SUBR: &str = r#"
 load_rc_config() { :; }
@@ -68,7 +68,7 @@ run_rc_command() {
 		return
 	fi
 	case ${rc_arg} in
-	restart) ( run_rc_command stop ) && ( run_rc_command start ) ;;
+	restart) ( run_rc_command stop ); ( run_rc_command start ) ;;
 	*) echo "${rc_arg}: ${command} ${command_args} (pid file ${pidfile})" ;;
 	esac
 }
