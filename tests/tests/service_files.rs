@@ -246,6 +246,37 @@ fn the_rc_d_scripts_profiles_have_their_own_config_and_pid_file() {
 }
 
 #[test]
+fn the_rc_d_scripts_configtest_reads_the_real_vpnds_pid_file() {
+    // The stand-in vpnd prints what the script expects; the real one must
+    // too (vpnd -n -v: "pid_file: PATH").
+    let rc = RcScript::new();
+    let prefix = rc.dir.path();
+    std::fs::remove_file(prefix.join("sbin/vpnd")).unwrap();
+    std::os::unix::fs::symlink(vpnd_tests::binary("vpnd"), prefix.join("sbin/vpnd")).unwrap();
+    let conf = |extra: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = prefix.join("etc/vpnd.conf");
+        let text = format!(
+            "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n{extra}",
+            "11".repeat(32),
+            "22".repeat(32)
+        );
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    conf("");
+    let (ok, out, err, _) = rc.run(&["configtest"], &[]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out, "PREFIX/etc/vpnd.conf: configuration OK\n");
+    conf("pid_file: /var/run/other.pid\n");
+    let (ok, _, err, _) = rc.run(&["configtest"], &[]);
+    assert!(
+        !ok && err.contains("pid_file is /var/run/other.pid"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_systemd_unit_verifies() {
     if !vpnd_tests::has_tools!("systemd-analyze") {
         return;
