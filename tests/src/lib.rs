@@ -46,7 +46,7 @@ pub fn binary(name: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `cargo build --bins` first (scripts/test does)",
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
         path.display()
     );
     path

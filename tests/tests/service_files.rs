@@ -1,4 +1,5 @@
-//! The service files of `etc/`: the FreeBSD rc.d script parses; the
+//! The service files of `etc/`: the FreeBSD rc.d script parses and its
+//! commands check the configuration first (under a stand-in rc.subr); the
 //! systemd unit verifies; vpnd runs a tunnel with no more than the
 //! capabilities the unit leaves it (and no-new-privs), and tells a
 //! `Type=notify` service manager when it is up.
@@ -28,15 +29,251 @@ fn the_rc_d_script_parses() {
     for needed in [
         "rcvar=vpnd_enable",
         ": ${vpnd_config:=",
-        "start_precmd=\"vpnd_precmd\"",
-        "${command} -n -c \"${vpnd_config}\"",
-        "extra_commands=\"stats\"",
+        ": ${vpnd_pidfile:=\"/var/run/vpnd.pid\"}",
+        "pidfile=\"${vpnd_pidfile}\"",
+        "extra_commands=\"configtest stats\"",
+        "configtest_cmd=\"vpnd_configtest\"",
+        "start_precmd=\"vpnd_configtest\"",
+        "restart_precmd=\"vpnd_configtest\"",
+        "${command} -n -c \"${vpnd_config}\" || return 1",
+        "stats_cmd=\"vpnd_stats\"",
         "${command} -s -c \"${vpnd_config}\"",
         "vpnd_profiles",
         "run_rc_command \"$1\"",
     ] {
         assert!(text.contains(needed), "rc.d script lacks {needed:?}");
     }
+}
+
+/// What the rc.d script uses of rc.subr(8), after libexec/rc/rc.subr's
+/// run_rc_command: only the script's commands are known (start, stop,
+/// restart and extra_commands); `${cmd}_precmd` runs first and a failure
+/// ends the command; restart runs restart_precmd, then stop and,
+/// whatever stop returned, start (each with its own precmd); `${cmd}_cmd` replaces the default action,
+/// which is printed here instead of run.
+const RC_SUBR: &str = r#"
+load_rc_config() { :; }
+run_rc_command() {
+	rc_arg=$1
+	case " start stop restart ${extra_commands} " in
+	*" ${rc_arg} "*) ;;
+	*) echo "unknown directive ${rc_arg}" >&2; return 1 ;;
+	esac
+	eval _cmd=\$${rc_arg}_cmd _precmd=\$${rc_arg}_precmd
+	if [ -n "${_precmd}" ]; then
+		eval "${_precmd}" || return 1
+	fi
+	if [ -n "${_cmd}" ]; then
+		eval "${_cmd}"
+		return
+	fi
+	case ${rc_arg} in
+	restart) ( run_rc_command stop ); ( run_rc_command start ) ;;
+	*) echo "${rc_arg}: ${command} ${command_args} (pid file ${pidfile})" ;;
+	esac
+}
+"#;
+
+/// A vpnd for the rc.d script: `-n` passes unless STUB_BROKEN is set, `-n
+/// -v` prints the configuration's pid_file as STUB_PID_FILE, and every
+/// call is logged to STUB_LOG.
+const VPND: &str = r#"#!/bin/sh
+echo "vpnd $*" >>"$STUB_LOG"
+case "$1 $2" in
+"-n -v") echo "role: net-gw"; echo "pid_file: $STUB_PID_FILE" ;;
+"-n -c")
+	if [ -n "$STUB_BROKEN" ]; then
+		echo "$3:2: local_sk: x: not a key" >&2
+		exit 1
+	fi
+	echo "$3: configuration OK" ;;
+esac
+"#;
+
+/// The rc.d script installed under a scratch prefix, with the stand-ins.
+struct RcScript {
+    dir: tempfile::TempDir,
+}
+
+impl RcScript {
+    fn new() -> RcScript {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = dir.path();
+        std::fs::create_dir_all(prefix.join("sbin")).unwrap();
+        std::fs::create_dir_all(prefix.join("etc/rc.d")).unwrap();
+        std::fs::write(prefix.join("rc.subr"), RC_SUBR).unwrap();
+        let script = std::fs::read_to_string(etc("rc.d/vpnd.in"))
+            .unwrap()
+            .replace(". /etc/rc.subr", &format!(". {}/rc.subr", prefix.display()))
+            .replace("%%PREFIX%%", prefix.to_str().unwrap());
+        for (path, text) in [("sbin/vpnd", VPND), ("etc/rc.d/vpnd", script.as_str())] {
+            std::fs::write(prefix.join(path), text).unwrap();
+            std::fs::set_permissions(prefix.join(path), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        RcScript { dir }
+    }
+
+    fn prefix(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// `service vpnd ARGS` with these rc.conf variables (and stand-in
+    /// settings): its exit status, standard output and error, and the
+    /// vpnd calls it made.
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> (bool, String, String, Vec<String>) {
+        let log = self.dir.path().join("calls");
+        let _ = std::fs::remove_file(&log);
+        let out = Command::new("sh")
+            .arg(self.dir.path().join("etc/rc.d/vpnd"))
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("STUB_LOG", &log)
+            .env("STUB_PID_FILE", "/var/run/vpnd.pid")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        let prefix = self.prefix();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).replace(&prefix, "PREFIX"),
+            String::from_utf8_lossy(&out.stderr).replace(&prefix, "PREFIX"),
+            calls
+                .lines()
+                .map(|l| l.replace(&prefix, "PREFIX"))
+                .collect(),
+        )
+    }
+}
+
+#[test]
+fn the_rc_d_scripts_configtest_runs_vpnd_n_and_checks_the_pid_file() {
+    let rc = RcScript::new();
+    let (ok, out, err, calls) = rc.run(&["configtest"], &[]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out, "PREFIX/etc/vpnd.conf: configuration OK\n");
+    assert_eq!(
+        calls,
+        [
+            "vpnd -n -c PREFIX/etc/vpnd.conf",
+            "vpnd -n -v -c PREFIX/etc/vpnd.conf"
+        ]
+    );
+    let (ok, _, err, _) = rc.run(&["configtest"], &[("STUB_BROKEN", "1")]);
+    assert!(!ok);
+    assert!(err.contains("local_sk: x: not a key"), "{err}");
+    // The configuration writes its pid elsewhere: rc.subr would lose
+    // track of the daemon.
+    let (ok, _, err, _) = rc.run(&["configtest"], &[("STUB_PID_FILE", "/var/run/x.pid")]);
+    assert!(!ok);
+    assert!(
+        err.contains("pid_file is /var/run/x.pid") && err.contains("pid_file: /var/run/vpnd.pid"),
+        "{err}"
+    );
+    let (ok, ..) = rc.run(
+        &["configtest"],
+        &[
+            ("STUB_PID_FILE", "/var/run/x.pid"),
+            ("vpnd_pidfile", "/var/run/x.pid"),
+        ],
+    );
+    assert!(ok);
+}
+
+#[test]
+fn the_rc_d_script_checks_before_start_and_before_restart_stops() {
+    let rc = RcScript::new();
+    let (ok, out, err, _) = rc.run(&["start"], &[]);
+    assert!(ok, "{out}{err}");
+    assert!(out.ends_with(
+        "start: PREFIX/sbin/vpnd -c PREFIX/etc/vpnd.conf (pid file /var/run/vpnd.pid)\n"
+    ));
+    let (ok, out, ..) = rc.run(&["start"], &[("STUB_BROKEN", "1")]);
+    assert!(!ok && !out.contains("start:"), "{out}");
+    // A broken configuration leaves the running vpnd alone.
+    let (ok, out, ..) = rc.run(&["restart"], &[("STUB_BROKEN", "1")]);
+    assert!(!ok && !out.contains("stop:"), "{out}");
+    let (ok, out, _, calls) = rc.run(&["restart"], &[]);
+    assert!(ok, "{out}");
+    let stop = out.find("stop:").unwrap();
+    assert!(out[..stop].contains("configuration OK"), "{out}");
+    assert!(out[stop..].contains("configuration OK\nstart:"), "{out}");
+    assert_eq!(calls.len(), 4, "two checks of two calls each: {calls:?}");
+}
+
+#[test]
+fn the_rc_d_scripts_profiles_have_their_own_config_and_pid_file() {
+    let rc = RcScript::new();
+    let (ok, out, err, calls) = rc.run(
+        &["configtest", "site_b"],
+        &[
+            ("vpnd_profiles", "site_b"),
+            ("STUB_PID_FILE", "/var/run/vpnd-site_b.pid"),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert_eq!(calls[0], "vpnd -n -c PREFIX/etc/vpnd-site_b.conf");
+    // A name that cannot be part of an rc.conf variable's is refused.
+    let (ok, _, err, calls) = rc.run(&["configtest", "site-b"], &[("vpnd_profiles", "site-b")]);
+    assert!(!ok && calls.is_empty(), "{calls:?}");
+    assert!(err.contains("profile site-b: a name of letters"), "{err}");
+    // Without a profile argument, every profile in turn.
+    let (ok, out, _, calls) = rc.run(
+        &["configtest"],
+        &[
+            ("vpnd_profiles", "a b"),
+            ("STUB_PID_FILE", "/var/run/p.pid"),
+            ("vpnd_a_pidfile", "/var/run/p.pid"),
+            ("vpnd_b_pidfile", "/var/run/p.pid"),
+            ("vpnd_b_config", "/etc/b.conf"),
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.starts_with("===> vpnd profile: a\n"), "{out}");
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("vpnd -n -c"))
+            .collect::<Vec<_>>(),
+        [
+            "vpnd -n -c PREFIX/etc/vpnd-a.conf",
+            "vpnd -n -c /etc/b.conf"
+        ]
+    );
+}
+
+#[test]
+fn the_rc_d_scripts_configtest_reads_the_real_vpnds_pid_file() {
+    // The stand-in vpnd prints what the script expects; the real one must
+    // too (vpnd -n -v: "pid_file: PATH").
+    let rc = RcScript::new();
+    let prefix = rc.dir.path();
+    std::fs::remove_file(prefix.join("sbin/vpnd")).unwrap();
+    std::os::unix::fs::symlink(vpnd_tests::binary("vpnd"), prefix.join("sbin/vpnd")).unwrap();
+    let conf = |extra: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = prefix.join("etc/vpnd.conf");
+        let text = format!(
+            "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n{extra}",
+            "11".repeat(32),
+            "22".repeat(32)
+        );
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    conf("");
+    let (ok, out, err, _) = rc.run(&["configtest"], &[]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out, "PREFIX/etc/vpnd.conf: configuration OK\n");
+    conf("pid_file: /var/run/other.pid\n");
+    let (ok, _, err, _) = rc.run(&["configtest"], &[]);
+    assert!(
+        !ok && err.contains("pid_file is /var/run/other.pid"),
+        "{err}"
+    );
 }
 
 #[test]
