@@ -68,3 +68,30 @@ pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u6
             .map_err(|e| Errno::from_raw_os_error(e as i32))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    #[test]
+    fn a_batch_leaves_in_order_to_its_destination() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let payloads: Vec<Vec<u8>> = (1..=5u8).map(|i| vec![i; 100 * usize::from(i)]).collect();
+        let datagrams: Vec<IoSlice<'_>> = payloads.iter().map(|p| IoSlice::new(p)).collect();
+        let refused = send_each(
+            &OwnedFd::from(tx.try_clone().unwrap()),
+            rx.local_addr().unwrap(),
+            &datagrams,
+        );
+        assert_eq!(refused, 0);
+        let mut buf = [0u8; 1024];
+        for want in &payloads {
+            let (n, from) = rx.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from), (&want[..], tx.local_addr().unwrap()));
+        }
+    }
+}
