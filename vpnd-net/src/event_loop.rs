@@ -179,7 +179,7 @@ impl<E: Entropy> Loop<'_, E> {
                 Interest::READABLE,
             )?;
         }
-        // Input that epoll cannot watch (/dev/null, a file) is no console.
+        // Input the poller cannot watch (epoll: /dev/null, a file) is no console.
         if let Some(c) = &self.io.console
             && r.register(
                 &mut SourceFd(&c.input().as_raw_fd()),
@@ -290,6 +290,7 @@ impl<E: Entropy> Loop<'_, E> {
                     packets += n;
                 }
                 Ok(TunRead::Refused(_)) => sealer.io.offload_refused += 1,
+                Ok(TunRead::UnknownFamily) => sealer.io.tun_family_drops += 1,
                 Err(_) => {
                     more = false;
                     break;

@@ -18,6 +18,10 @@ pub struct IoStats {
     pub udp_send_errors: u64,
     /// Packets the tun refused (full queue).
     pub tun_write_errors: u64,
+    /// Packets dropped for their address family at a tun that carries it
+    /// in a header (the BSDs'): read behind an unknown family or shorter
+    /// than the header, or to be written and neither IPv4 nor IPv6.
+    pub tun_family_drops: u64,
     /// Frames from the tun whose offload header could not be used.
     pub offload_refused: u64,
     /// Large packets from the tun split into segments (TSO, USO).
@@ -126,7 +130,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 24] = [
+    let metrics: [(&str, u64); 25] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -151,6 +155,7 @@ pub fn graphite<E: Entropy>(
         ("peer_restarts", st.peer_restarts),
         ("udp_send_errors", io.udp_send_errors),
         ("tun_write_errors", io.tun_write_errors),
+        ("tun_family_drops", io.tun_family_drops),
         ("offload_refused", io.offload_refused),
         ("offload_split", io.offload_split),
         ("offload_joined", io.offload_joined),
@@ -228,6 +233,7 @@ pub fn status<E: Entropy>(
         "send errors",
         format!("udp {}, tun {}", io.udp_send_errors, io.tun_write_errors),
     );
+    field("tun family drops", io.tun_family_drops.to_string());
     field(
         "offloads",
         format!(
@@ -338,6 +344,7 @@ mod tests {
         let io = IoStats {
             udp_send_errors: 3,
             tun_write_errors: 0,
+            tun_family_drops: 4,
             offload_refused: 2,
             offload_split: 0,
             offload_joined: 0,
@@ -365,6 +372,7 @@ mod tests {
             "key:               pre-shared (no session key)\n",
             "sent:              0 bytes, 1 packets\n",
             "send errors:       udp 3, tun 0\n",
+            "tun family drops:  4\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "drops:             0\n",
             "  decrypt_failure  0\n",
@@ -372,6 +380,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 14 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 15 + DropReason::ALL.len());
     }
 }

@@ -143,7 +143,7 @@ pub struct Offloads {
 
 /// How the tun frames each packet it hands over or takes. Each platform's
 /// tun has its own: a bare IP packet, or a header before it (Linux's
-/// virtio-net header; the BSDs' 4-byte address family, a variant to come).
+/// virtio-net header, the BSDs' 4-byte address family).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TunFraming {
     /// The IP packet alone: one read, one packet.
@@ -153,6 +153,10 @@ pub enum TunFraming {
     /// leaves checksums to vpnd, and with TSO or USO hands over and takes
     /// packets of up to 64 KB.
     VnetHdr,
+    /// The packet's address family first, 4 bytes in network byte order
+    /// (the BSDs' tun with `TUNSIFHEAD`): `AF_INET` or the system's
+    /// `AF_INET6`, both ways, so that one tun carries IPv4 and IPv6.
+    AfHeader,
 }
 
 impl std::fmt::Display for Offloads {

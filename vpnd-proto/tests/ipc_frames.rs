@@ -6,7 +6,8 @@ use std::path::Path;
 
 use vpnd_proto::config::{self, Secrets};
 use vpnd_proto::ipc::{
-    self, IPC_VERSION, IpcError, MAX_FRAME, NonceSlot, Refusal, Start, ToChild, ToParent,
+    self, IPC_VERSION, IpcError, MAX_FRAME, NonceSlot, Offloads, Refusal, Start, ToChild, ToParent,
+    TunFraming,
 };
 use vpnd_proto::wire::Pushed;
 
@@ -64,8 +65,16 @@ fn start() -> Start {
 }
 
 fn to_child() -> Vec<ToChild> {
+    let bsd_tun = Start {
+        offloads: Offloads {
+            tun_framing: TunFraming::AfHeader,
+            ..Default::default()
+        },
+        ..start()
+    };
     vec![
         ToChild::Start(Box::new(start())),
+        ToChild::Start(Box::new(bsd_tun)),
         ToChild::NetworkApplied,
         ToChild::NetworkRefused {
             reason: Refusal::PushedValue {

@@ -12,6 +12,7 @@ use nix::sys::socket::{
 use rustix::io::Errno;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg, sendto};
 
+use super::partial;
 use super::recv::Arrival;
 use super::send_batch::BATCH;
 
@@ -101,23 +102,9 @@ pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u6
         k += 1;
         MMsgHdr::new_with_addr(&to, iov, control)
     });
-    let (mut sent, mut refused) = (0, 0);
-    while sent < count {
-        match sendmmsg(udp, &mut msgs[sent..count], SendFlags::empty()) {
-            Ok(0) => {
-                refused += (count - sent) as u64;
-                break;
-            }
-            Ok(n) => sent += n,
-            Err(Errno::INTR) => {}
-            // The first datagram of the rest failed: count it, go on.
-            Err(_) => {
-                refused += 1;
-                sent += 1;
-            }
-        }
-    }
-    refused
+    partial::send_all(count, |from| {
+        sendmmsg(udp, &mut msgs[from..count], SendFlags::empty())
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! The UDP system calls where the kernel has neither sendmmsg nor UDP
-//! segmentation and joining in the form Linux has them (the BSDs): one
-//! sendto(2) per datagram, one recvfrom(2) per receive.
+//! segmentation and joining in the form Linux has them: one sendto(2) per
+//! datagram, one recvfrom(2) per receive. DragonFly is such a system (its
+//! sys/sys/socket.h declares no sendmmsg or recvmmsg, nor does the `libc`
+//! crate for it); FreeBSD and NetBSD send batches with sendmmsg (mmsg.rs)
+//! and take the rest from here.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
