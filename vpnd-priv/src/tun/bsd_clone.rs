@@ -16,8 +16,9 @@ const CLONE_DEVICE: &str = "/dev/tun";
 
 /// `SIOCSIFNAME`, `_IOW('i', 40, struct ifreq)`: FreeBSD
 /// sys/sys/sockio.h:81, DragonFly sys/sys/sockio.h:90 (the copies read).
-/// The new name is read from the string `ifr_data` points to (copyinstr
-/// of at most IFNAMSIZ bytes).
+/// The new name is read from the string `ifr_data` points to, and a name
+/// that exists is EEXIST (both systems' sys/net/if.c, ifhwioctl, case
+/// SIOCSIFNAME: `copyinstr(ifr->ifr_data, new_name, IFNAMSIZ, NULL)`).
 const SIOCSIFNAME: Opcode = opcode::write::<IfReq>(b'i', 40);
 const _: () = assert!(SIOCSIFNAME as u64 == 0x8020_6928);
 
