@@ -96,8 +96,8 @@ const _: () = {
     assert!(TUNSIFHEAD as u64 == libc::_IOW::<libc::c_int>(b't' as libc::c_ulong, 66) as u64);
 };
 
-/// Opens the tun `name` with the address-family header; no BSD tun has
-/// offloads. See [`super::open_tun`].
+/// Opens the tun `name` with the address-family header; vpnd asks for no
+/// offload on the BSDs. See [`super::open_tun`].
 pub(super) fn open_tun(name: &IfName, _offload: bool) -> Result<(OwnedFd, TunOffloads), TunError> {
     let fd = unit::open(name)?;
     let offloads = TunOffloads {
@@ -108,7 +108,7 @@ pub(super) fn open_tun(name: &IfName, _offload: bool) -> Result<(OwnedFd, TunOff
 }
 
 /// Destroys the interface `name` (`SIOCIFDESTROY` on a socket); one that
-/// is already gone is not an error.
+/// is already gone (ENXIO, no interface of that name) is not an error.
 pub(super) fn destroy(name: &IfName) -> Result<(), TunError> {
     match if_ioctl::<SIOCIFDESTROY>(IfReq::named(name)) {
         Ok(()) | Err(Errno::NXIO) => Ok(()),
