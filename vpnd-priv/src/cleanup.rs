@@ -1,7 +1,7 @@
 //! The undo record: everything vpnd changed on the system (the network
-//! changes in the ledger, the stats socket, the tun kept open, the pid
-//! file), undone when it is dropped, so that no exit path leaves anything
-//! behind.
+//! changes in the ledger, the stats socket, the tun kept open and, where
+//! it outlives its descriptors, the tun interface itself, the pid file),
+//! undone when it is dropped, so that no exit path leaves anything behind.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -19,8 +19,9 @@ pub struct Cleanup<P: Platform> {
     /// The stats socket's path, once it is created.
     stats_path: Option<PathBuf>,
     /// A second descriptor of the tun, so that the device outlives the
-    /// network process until its changes are undone (a tun vanishes with
-    /// its last descriptor). The parent never reads or writes it.
+    /// network process until its changes are undone (a Linux tun vanishes
+    /// with its last descriptor; a BSD one is destroyed after them). The
+    /// parent never reads or writes it.
     tun: Option<OwnedFd>,
     /// The pid file, removed when dropped, after the rest.
     _pid_file: PidFile,
@@ -58,6 +59,12 @@ impl<P: Platform> Drop for Cleanup<P> {
         if let Some(p) = &self.stats_path {
             let _ = std::fs::remove_file(p);
         }
-        self.tun = None;
+        // Held means created: the BSDs keep the interface after its last
+        // descriptor, so it is destroyed once its changes are undone.
+        if self.tun.take().is_some()
+            && let Err(e) = crate::tun::destroy(&self.executor.device)
+        {
+            log::error!("{e}");
+        }
     }
 }

@@ -92,7 +92,7 @@ pub fn start(
             }
             resolvconf_path.clone()
         }
-        _ => PathBuf::from("/sbin/resolvconf"),
+        _ => PathBuf::from(vpnd_proto::config::defaults::RESOLVCONF_PATH),
     };
     let tools = Tools {
         ip: config.ip_path.clone(),

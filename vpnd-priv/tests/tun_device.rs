@@ -98,7 +98,8 @@ fn with_offloads_every_packet_has_a_virtio_net_header() {
             TunOffloads {
                 vnet_hdr: true,
                 tso: true,
-                uso: true
+                uso: true,
+                af_header: false,
             }
         );
         let shown = ip(&["-d", "link", "show", "vpndtest1"]);

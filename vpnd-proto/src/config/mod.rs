@@ -3,6 +3,7 @@
 //! Pure: the parser takes the file's text (the parent reads the file), so
 //! every rule is tested without touching a disk.
 
+pub mod defaults;
 mod error;
 mod parse;
 mod print;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use vpnd_crypto::{PublicKey, SecretKey};
 
-use super::{Config, ConfigError, ConfigErrors, Remote, Role, RoleConfig};
+use super::{Config, ConfigError, ConfigErrors, Remote, Role, RoleConfig, defaults};
 use crate::net::{IfName, Prefix, ResolvDomain};
 
 /// Every parameter, in the order the printer writes them (vpnd.conf(5)
@@ -257,20 +257,20 @@ impl<'a> Parser<'a> {
         let device = self.or("device", IfName::from_str("tun0").ok()?, text);
         let stats_prefix = self.get("stats_prefix", text);
         let local_port = self.or("local_port", 4706, port);
-        let ip_path = self.or("ip_path", PathBuf::from("/sbin/ip"), path);
+        let ip_path = self.or("ip_path", PathBuf::from(defaults::IP_PATH), path);
         let max_key_age = self.or("max_key_age", 60, |v| number(v, 30, 3600));
         let max_key_packets = self.or("max_key_packets", 100_000, |v| number(v, 5000, 10_000_000));
         let nonce_reset_incr = self.or("nonce_reset_incr", 10_000, |v| number(v, 16, 20_000));
-        let local_nonce_file = self.or("local_nonce_file", "/var/db/local_vpnd.nonce".into(), path);
+        let local_nonce_file = self.or("local_nonce_file", defaults::LOCAL_NONCE_FILE.into(), path);
         let remote_nonce_file = self.or(
             "remote_nonce_file",
-            "/var/db/remote_vpnd.nonce".into(),
+            defaults::REMOTE_NONCE_FILE.into(),
             path,
         );
         let user = self.or("user", "_vpnd".parse().ok()?, text);
-        let chroot_dir = self.or("chroot_dir", "/var/empty".into(), path);
+        let chroot_dir = self.or("chroot_dir", defaults::CHROOT_DIR.into(), path);
         let stats_path = self.stats_path();
-        let pid_file = self.or("pid_file", "/var/run/vpnd.pid".into(), path);
+        let pid_file = self.or("pid_file", defaults::PID_FILE.into(), path);
         let mtu = self.get("mtu", |v| number(v, 576, 1500).map(|n| n as u16));
         let stats_prefix = match (self.entries.contains_key("stats_prefix"), stats_prefix) {
             (true, None) => return None,
@@ -302,7 +302,7 @@ impl<'a> Parser<'a> {
     }
 
     fn stats_path(&mut self) -> Option<PathBuf> {
-        self.or("stats_path", "/var/run/vpnd_stats.sock".into(), socket_path)
+        self.or("stats_path", defaults::STATS_PATH.into(), socket_path)
     }
 
     fn role_config(&mut self, role: Role) -> Option<RoleConfig> {
@@ -338,7 +338,8 @@ impl<'a> Parser<'a> {
             }
             Role::Host => {
                 let remote = self.remote(role);
-                let resolvconf_path = self.or("resolvconf_path", "/sbin/resolvconf".into(), path);
+                let resolvconf_path =
+                    self.or("resolvconf_path", defaults::RESOLVCONF_PATH.into(), path);
                 Some(RoleConfig::Host {
                     remote: remote?,
                     resolvconf_path: resolvconf_path?,

@@ -16,12 +16,12 @@ pub struct Args {
     #[arg(short, long)]
     pub foreground: bool,
 
-    /// The configuration file.
+    /// The configuration file (the default is the platform's).
     #[arg(
         short,
         long = "config",
         value_name = "FILE",
-        default_value = "/etc/vpnd.conf"
+        default_value = vpnd_proto::config::defaults::CONFIG_FILE
     )]
     pub config: PathBuf,
 

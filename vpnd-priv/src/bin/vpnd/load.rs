@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use vpnd_proto::config::{self, Config, ConfigErrors};
+use vpnd_proto::config::{self, Config, ConfigError, ConfigErrors};
 use zeroize::Zeroizing;
 
 /// What was read from a configuration file: the whole [`Config`], or for
@@ -36,9 +36,39 @@ pub enum LoadError {
 /// The largest configuration file read: a real one is a few hundred bytes.
 const MAX_CONFIG: u64 = 64 * 1024;
 
-/// Reads and parses `path`.
+/// Reads and parses `path`, and checks that this platform can make its
+/// tun device.
 pub fn load(path: &Path) -> Result<Loaded<Config>, LoadError> {
-    load_with(path, config::parse)
+    load_with(path, |path, text| {
+        let config = config::parse(path, text)?;
+        check_device(path, text, &config)?;
+        Ok(config)
+    })
+}
+
+/// The platform's rule for the tun's name (NetBSD: `tunN` only), reported
+/// as the parser reports its errors, at the `device` line.
+fn check_device(path: &Path, text: &str, config: &Config) -> Result<(), ConfigErrors> {
+    vpnd_priv::tun::check_device(&config.device).map_err(|reason| {
+        ConfigErrors(vec![ConfigError {
+            path: path.to_path_buf(),
+            line: line_of(text, "device"),
+            param: Some("device".to_owned()),
+            value: Some(config.device.to_string()),
+            reason,
+        }])
+    })
+}
+
+/// The 1-based line that sets `param` (`name: value`, the name in any
+/// case, as the parser reads it).
+fn line_of(text: &str, param: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.split_once(':')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case(param))
+        })
+        .map(|i| i + 1)
 }
 
 /// Reads `path` for its `stats_path` alone: the secret key is not decoded,
@@ -80,4 +110,16 @@ fn load_with<T>(
         ));
     }
     Ok(Loaded { read, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_of;
+
+    #[test]
+    fn the_device_line_is_found_as_the_parser_reads_it() {
+        let text = "# device: commented\nrole: host\n  Device : tun3\n";
+        assert_eq!(line_of(text, "device"), Some(3));
+        assert_eq!(line_of("role: host\n", "device"), None);
+    }
 }

@@ -1,0 +1,53 @@
+//! The default paths, chosen per platform here and nowhere else; vpnd(8)
+//! and vpnd.conf(5) list each platform's.
+
+/// The configuration file read without `-c`: FreeBSD's ports install
+/// configuration under `/usr/local/etc` (the port's own files), the other
+/// systems' packages under `/etc`.
+pub const CONFIG_FILE: &str = if cfg!(target_os = "freebsd") {
+    "/usr/local/etc/vpnd.conf"
+} else {
+    "/etc/vpnd.conf"
+};
+
+/// `pid_file`: in `/var/run` on every platform (on Linux a link to
+/// `/run`).
+pub const PID_FILE: &str = "/var/run/vpnd.pid";
+
+/// `stats_path`, beside the pid file.
+pub const STATS_PATH: &str = "/var/run/vpnd_stats.sock";
+
+/// `local_nonce_file`.
+pub const LOCAL_NONCE_FILE: &str = "/var/db/local_vpnd.nonce";
+
+/// `remote_nonce_file`.
+pub const REMOTE_NONCE_FILE: &str = "/var/db/remote_vpnd.nonce";
+
+/// `chroot_dir`: the empty directory every system has for this.
+pub const CHROOT_DIR: &str = "/var/empty";
+
+/// `ip_path` (Linux's iproute2; the BSDs use their own `ifconfig` and
+/// `route`, not configurable).
+pub const IP_PATH: &str = "/sbin/ip";
+
+/// `resolvconf_path`: Debian's resolvconf and FreeBSD's base-system
+/// openresolv are both at `/sbin/resolvconf` (FreeBSD
+/// sbin/resolvconf/Makefile: `DIST= .../contrib/openresolv`,
+/// `SBINDIR= /sbin`).
+pub const RESOLVCONF_PATH: &str = "/sbin/resolvconf";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_file_is_the_platforms() {
+        let expected = if cfg!(target_os = "freebsd") {
+            "/usr/local/etc/vpnd.conf"
+        } else {
+            "/etc/vpnd.conf"
+        };
+        assert_eq!(CONFIG_FILE, expected);
+        assert!(PID_FILE.starts_with("/var/run/") && STATS_PATH.starts_with("/var/run/"));
+    }
+}
