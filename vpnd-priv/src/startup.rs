@@ -123,10 +123,10 @@ pub fn start(
         (false, false)
     };
     let offloads = Offloads {
-        tun_framing: if tun_offloads.vnet_hdr {
-            TunFraming::VnetHdr
-        } else {
-            TunFraming::Bare
+        tun_framing: match (tun_offloads.vnet_hdr, tun_offloads.af_header) {
+            (true, _) => TunFraming::VnetHdr,
+            (false, true) => TunFraming::AfHeader,
+            (false, false) => TunFraming::Bare,
         },
         tun_tso: tun_offloads.tso,
         tun_uso: tun_offloads.uso,

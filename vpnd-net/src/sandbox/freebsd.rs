@@ -29,9 +29,21 @@ const _: () = {
     assert!(rights::CAP_FCNTL_SETFL == libc::CAP_FCNTL_SETFL);
 };
 
+/// True while the UDP path names the destination of every datagram
+/// (udp/mmsg.rs: `msg_name` in each header): capability mode would refuse
+/// every send. Until the data path sends on a connected socket, the
+/// network process stops before capability mode rather than run outside
+/// it or fail every send.
+const SENDS_NAME_THEIR_DESTINATION: bool = true;
+
 /// The Capsicum steps that can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
+    /// The data path cannot work in capability mode yet.
+    #[error(
+        "capability mode refuses a send that names its destination, and vpnd's UDP path on FreeBSD still does; the network process does not run outside capability mode"
+    )]
+    SendsNeedAConnectedSocket,
     /// A descriptor's role has no entry in the table.
     #[error("descriptor {fd} ({role:?}): no rights in the table")]
     NoRights {
@@ -69,6 +81,9 @@ pub enum PlatformError {
 /// Enters `sandbox` (see [`Sandbox::enter`]), limiting `kept`.
 pub(super) fn enter(sandbox: &Sandbox, kept: &[Kept]) -> Result<(), SandboxError> {
     credentials::enter(sandbox)?;
+    if SENDS_NAME_THEIR_DESTINATION {
+        return Err(PlatformError::SendsNeedAConnectedSocket.into());
+    }
     for &(role, fd) in kept {
         limit(role, fd)?;
     }
