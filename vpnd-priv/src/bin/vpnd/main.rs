@@ -193,21 +193,17 @@ fn run(args: &Args, config: Config) -> ExitCode {
         foreground: args.foreground,
         verbose: args.verbose,
     };
-    let resolved = match preflight::check(&config) {
-        Ok(r) => r,
-        Err(e) => {
-            let code = preflight_exit_code(&e);
-            log::error!("{e}");
-            readiness.failed(code, &e.to_string());
-            return ExitCode::from(code);
-        }
-    };
-    let parent = match startup::start(config, resolved, child_logging) {
+    let started = preflight::check(&config)
+        .map_err(|e| (preflight_exit_code(&e), e.to_string()))
+        .and_then(|resolved| {
+            startup::start(config, resolved, child_logging)
+                .map_err(|e| (start_exit_code(&e), e.to_string()))
+        });
+    let parent = match started {
         Ok(p) => p,
-        Err(e) => {
-            let code = start_exit_code(&e);
-            log::error!("{e}");
-            readiness.failed(code, &e.to_string());
+        Err((code, message)) => {
+            log::error!("{message}");
+            readiness.failed(code, &message);
             return ExitCode::from(code);
         }
     };
