@@ -192,8 +192,18 @@ impl Site {
     /// Starts the gateway, then the client, and waits until the client
     /// reaches the internal host.
     pub fn start(&self) -> (Daemon, Daemon) {
-        let g = self.gateway.start(&self.dir);
-        let c = self.client.start(&self.dir);
+        self.start_with_env(&[])
+    }
+
+    /// Starts both with `env` added, as [`Site::start`] does.
+    pub fn start_with_env(&self, env: &[(&str, &std::ffi::OsStr)]) -> (Daemon, Daemon) {
+        let start = |side: &Side| {
+            let mut d = side.start_with_env(&self.dir, env);
+            d.wait_running(Duration::from_secs(20));
+            d
+        };
+        let g = start(&self.gateway);
+        let c = start(&self.client);
         assert!(
             self.wait_for_inside(Duration::from_secs(30)),
             "the client does not reach the internal host\n--- client:\n{}\n--- gateway:\n{}",

@@ -75,6 +75,46 @@ fn a_local_nonce_going_backwards_is_stopped() {
 }
 
 #[test]
+fn a_connected_socket_asked_for_where_sends_name_their_destination_is_stopped() {
+    if vpnd_tests::can_run!() {
+        stopped_and_clean(
+            "connect_unneeded",
+            "ConnectPeer while sends name their destination",
+        );
+    }
+}
+
+#[test]
+fn connected_sockets_beyond_the_budget_are_refused_and_vpnd_runs_on() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("connfl", "stats_prefix: connect_flood\n");
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let env = [
+        ("VPND_TEST_NET_BINARY", double.as_os_str()),
+        ("VPND_UDP_SENDS", std::ffi::OsStr::new("connected")),
+    ];
+    let mut d = pair.a.start_with_env(&pair.dir, &env);
+    let refused =
+        "not connecting a socket to 198.18.0.2:5059: more than 20 connected sockets in a minute";
+    assert!(
+        d.wait_for_log(refused, Duration::from_secs(20)),
+        "{}",
+        d.log_text()
+    );
+    assert!(d.try_exit().is_none(), "{}", d.log_text());
+    let log = d.log_text();
+    assert_eq!(
+        log.matches("by a socket connected to it").count(),
+        20,
+        "{log}"
+    );
+    let status = d.stop();
+    assert!(status.success(), "{status}\n{log}");
+}
+
+#[test]
 fn a_network_process_that_never_greets_is_stopped() {
     if vpnd_tests::can_run!() {
         stopped_and_clean("silent", "no greeting within 10s");

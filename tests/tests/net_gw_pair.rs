@@ -2,7 +2,8 @@
 //! the tunnel (ICMP and 100 MB of TCP with matching checksums), keys
 //! rotate under load without a decrypt failure, the route to the remote
 //! network exists only while the session is up, and SIGTERM leaves
-//! nothing configured.
+//! nothing configured; keys rotate as well when every datagram leaves by a
+//! socket connected to the peer (FreeBSD's way).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -64,5 +65,37 @@ fn keys_rotate_at_least_ten_times_under_load_without_decrypt_failures() {
     for s in [&sa, &sb] {
         assert_eq!(s["decrypt_failures"], 0, "{s:?}");
         assert_eq!(s["drops.decrypt_failure"], 0, "{s:?}");
+    }
+}
+
+#[test]
+fn keys_rotate_with_connected_sockets_on_both_sides() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("conn", "max_key_packets: 5000\n");
+    let connected = std::ffi::OsStr::new("connected");
+    let (mut da, mut db) = pair.start_both_with_env(&[("VPND_UDP_SENDS", connected)]);
+    let before = da.stats()["keys"];
+    let t = tcp_transfer(&pair.a.ns, HOST_A, &pair.b.ns, HOST_B, HUNDRED_MB);
+    t.assert_whole("connected sockets, rotating keys");
+    let (sa, sb) = (da.stats(), db.stats());
+    assert!(sa["keys"] - before >= 10, "{sa:?}");
+    for (d, s) in [(&da, &sa), (&db, &sb)] {
+        assert_eq!(s["decrypt_failures"], 0, "{s:?}");
+        let log = d.log_text();
+        assert!(
+            log.contains("UDP: sends leave by a socket connected to the peer"),
+            "{log}"
+        );
+        assert_eq!(
+            log.matches("by a socket connected to it").count(),
+            1,
+            "{log}"
+        );
+    }
+    for d in [&mut da, &mut db] {
+        let status = d.stop();
+        assert!(status.success(), "{status}\n{}", d.log_text());
     }
 }

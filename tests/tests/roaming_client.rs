@@ -141,7 +141,50 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
     if !vpnd_tests::can_run!() {
         return;
     }
-    let site = Site::new("roam", OUTER_V4, INNER_V4, "", "");
+    follows_a_moved_client("roam", &[]);
+}
+
+/// FreeBSD's way of sending, on both sides: every datagram leaves by a
+/// socket the parent connected to the peer, so the gateway learns its
+/// client, and follows it, by asking its parent for a new one.
+#[test]
+fn the_gateway_follows_a_moved_client_with_connected_sockets() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let (g, c) = follows_a_moved_client(
+        "roamc",
+        &[("VPND_UDP_SENDS", std::ffi::OsStr::new("connected"))],
+    );
+    for log in [&g, &c] {
+        assert!(
+            log.contains("UDP: sends leave by a socket connected to the peer"),
+            "{log}"
+        );
+    }
+    let connected = |log: &str, peer: &str| {
+        assert!(
+            log.contains(&format!(
+                "UDP: sending to {peer} by a socket connected to it"
+            )),
+            "{log}"
+        );
+        assert!(!log.contains("UDP: no socket connected"), "{log}");
+    };
+    connected(&g, "198.18.1.2:4706");
+    connected(&g, "198.18.1.3:4706");
+    connected(&c, "198.18.1.1:4706");
+    // The client's own address moved: its socket was renewed.
+    assert!(
+        c.contains("UDP: source address now 198.18.1.3 (was 198.18.1.2)"),
+        "{c}"
+    );
+}
+
+/// A client moves during a transfer; its old datagrams replayed from
+/// elsewhere are dropped. Returns the gateway's and the client's logs.
+fn follows_a_moved_client(tag: &str, env: &[(&str, &std::ffi::OsStr)]) -> (String, String) {
+    let site = Site::new(tag, OUTER_V4, INNER_V4, "", "");
     // A stranger beside the gateway, to replay the client's datagrams from.
     let stranger = Netns::new("vts");
     netns::link(
@@ -169,7 +212,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
         bare(OUTER_V4.client).parse().unwrap(),
         4706,
     );
-    let (g, _c) = site.start();
+    let (g, c) = site.start_with_env(env);
 
     let (client_ns, inside_ns) = (site.client.ns.name.clone(), site.inside.name.clone());
     let transfer = std::thread::spawn(move || {
@@ -222,6 +265,7 @@ fn the_gateway_follows_a_moved_client_but_not_a_replay_from_elsewhere() {
     );
     assert!(!g.log_text().contains("198.18.2.2"), "{}", g.log_text());
     assert!(traffic::ping(&site.client.ns, "198.19.3.2", "198.19.1.10"));
+    (g.log_text(), c.log_text())
 }
 
 #[test]

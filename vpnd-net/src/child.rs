@@ -7,7 +7,7 @@ use std::os::unix::net::UnixListener;
 
 use rustix::io::Errno;
 use rustix::net::SocketType;
-use vpnd_proto::ipc::{self, IPC_VERSION, IpcError, Offloads, Start, ToChild, ToParent};
+use vpnd_proto::ipc::{self, IPC_VERSION, IpcError, Offloads, Start, ToChild, ToParent, UdpSends};
 use vpnd_proto::session::{Entropy, Session, SessionConfig};
 use zeroize::Zeroize;
 
@@ -18,6 +18,7 @@ use crate::os_entropy::OsEntropy;
 use crate::report::Reporting;
 use crate::sandbox::{Kept, Role, Sandbox, SandboxError};
 use crate::transport::{Channel, FrameBuffer, TransportError};
+use crate::udp::sockets::UdpSockets;
 
 /// The descriptor the parent places the IPC socket at.
 pub const IPC_FD: RawFd = 3;
@@ -75,6 +76,12 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     };
     let offloads = start.offloads;
     let console = start.console;
+    let udp_sends = start.udp_sends;
+    if !crate::sandbox::NAMED_SENDS_ALLOWED && udp_sends != UdpSends::Connected {
+        return Err(ChildError::BadStart(
+            "sends that name their destination, which this system's sandbox refuses".into(),
+        ));
+    }
     let sandbox = Sandbox {
         root: start.config.chroot_dir.clone(),
         uid: start.uid,
@@ -83,7 +90,7 @@ pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
     // The secret key leaves memory with the start message (SecretKey
     // zeroizes itself); only the precomputed shared key stays.
     drop(start);
-    let io = descriptors(fds, ipc, offloads, console)?;
+    let io = descriptors(fds, ipc, offloads, console, udp_sends)?;
     sandbox.enter(&kept(&io))?;
     #[cfg(debug_assertions)]
     if let Some(action) = probe {
@@ -161,6 +168,7 @@ fn descriptors(
     ipc: Channel,
     offloads: Offloads,
     console: bool,
+    udp_sends: UdpSends,
 ) -> Result<Io, ChildError> {
     let count = fds.len();
     let wrong = || {
@@ -183,7 +191,7 @@ fn descriptors(
     set_nonblocking("stats", &stats)?;
     Ok(Io {
         tun,
-        udp,
+        udp: UdpSockets::new(udp, udp_sends),
         ipc,
         stats: Some(UnixListener::from(stats)),
         offloads,
@@ -198,7 +206,7 @@ fn descriptors(
 fn kept(io: &Io) -> Vec<Kept> {
     let mut kept = vec![
         (Role::Tun, io.tun.as_raw_fd()),
-        (Role::Udp, io.udp.as_raw_fd()),
+        (Role::Udp, io.udp.listener().as_raw_fd()),
         (Role::Ipc, io.ipc.as_fd().as_raw_fd()),
         (Role::Unused, 0),
         (Role::Output, 1),

@@ -8,10 +8,10 @@
 //! joined (`tun_io`); tun packets (split by `tun_io` when the tun hands
 //! over 64 KB) are sealed in place into a preallocated batch that also
 //! carries the session's control datagrams, in order, and leaves with
-//! UDP_SEGMENT or one sendmmsg (`outbound`, `udp::send_batch`). Nothing is
-//! allocated, logged or sent over IPC per packet.
+//! UDP_SEGMENT or one sendmmsg (`outbound`, `udp::send_batch`) by the
+//! socket `udp::sockets` routes it to. Nothing is allocated, logged or
+//! sent over IPC per packet.
 
-use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
@@ -32,12 +32,15 @@ use crate::transport::{Channel, FrameBuffer, TransportError};
 use crate::tun_io::{TunRead, TunReader, TunWriter};
 use crate::udp::recv::UdpReceiver;
 use crate::udp::send_batch::BATCH;
+use crate::udp::sockets::{NotAsked, UdpSockets};
 
 const TUN: Token = Token(0);
 const UDP: Token = Token(1);
 const IPC: Token = Token(2);
 const STATS: Token = Token(3);
 const CONSOLE: Token = Token(4);
+/// The socket connected to the peer, where sends name no destination.
+const PEER_UDP: Token = Token(5);
 /// The stats connections waiting for their request take the tokens from
 /// here on.
 const STATS_PENDING: usize = 16;
@@ -48,8 +51,9 @@ pub struct Io {
     /// The tun device (or, in tests, any descriptor that keeps packet
     /// boundaries), non-blocking.
     pub tun: OwnedFd,
-    /// The UDP socket, non-blocking.
-    pub udp: OwnedFd,
+    /// The UDP socket from the start message (non-blocking), and the one
+    /// connected to the peer where sends must not name it.
+    pub udp: UdpSockets,
     /// The channel to the parent.
     pub ipc: Channel,
     /// The stats listener, non-blocking.
@@ -84,9 +88,15 @@ pub enum LoopError {
     /// The parent sent a message out of place.
     #[error("IPC from the parent: unexpected {0}")]
     Unexpected(&'static str),
+    /// The parent answered a request for a connected socket never made.
+    #[error("IPC from the parent: {0}")]
+    NotAsked(#[from] NotAsked),
     /// A descriptor could not be made non-blocking.
     #[error("{0}")]
     Setup(Errno),
+    /// A descriptor from the parent could not be limited to its rights.
+    #[error("the connected socket: {0}")]
+    Received(String),
 }
 
 struct Loop<'a, E: Entropy> {
@@ -110,12 +120,6 @@ pub fn run<E: Entropy>(
     reporting: &Reporting,
 ) -> Result<(Exit, IoStats), LoopError> {
     crate::transport::set_nonblocking(io.ipc.as_fd()).map_err(LoopError::Setup)?;
-    let udp_is_v6 = matches!(
-        rustix::net::getsockname(&io.udp)
-            .ok()
-            .and_then(|a| SocketAddr::try_from(a).ok()),
-        Some(SocketAddr::V6(_))
-    );
     let stats = io.stats.take().map(|l| StatsServer::new(l, STATS_PENDING));
     let offloads = io.offloads;
     let mut l = Loop {
@@ -126,7 +130,7 @@ pub fn run<E: Entropy>(
         udp_in: UdpReceiver::new(),
         tun_in: TunReader::new(offloads.tun_framing),
         tun_out: TunWriter::new(offloads.tun_framing, offloads.tun_tso),
-        out: Outbound::new(offloads.udp_gso, udp_is_v6),
+        out: Outbound::new(offloads.udp_gso),
         frame: Box::new([0; ipc::MAX_FRAME + 1]),
         io_stats: IoStats {
             offloads,
@@ -163,7 +167,7 @@ impl<E: Entropy> Loop<'_, E> {
             Interest::READABLE,
         )?;
         r.register(
-            &mut SourceFd(&self.io.udp.as_raw_fd()),
+            &mut SourceFd(&self.io.udp.listener().as_raw_fd()),
             UDP,
             Interest::READABLE,
         )?;
@@ -193,9 +197,10 @@ impl<E: Entropy> Loop<'_, E> {
         let mut events = Events::with_capacity(16);
         // Edge-triggered: a descriptor stays "ready" until it would block.
         let (mut tun_ready, mut udp_ready, mut ipc_ready) = (false, false, true);
+        let mut peer_ready = false;
         self.flush()?;
         loop {
-            let busy = tun_ready || udp_ready || ipc_ready;
+            let busy = tun_ready || udp_ready || peer_ready || ipc_ready;
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
@@ -215,6 +220,7 @@ impl<E: Entropy> Loop<'_, E> {
                 match ev.token() {
                     TUN => tun_ready = true,
                     UDP => udp_ready = true,
+                    PEER_UDP => peer_ready = true,
                     IPC => ipc_ready = true,
                     STATS => self.serve_stats(poll.registry(), None),
                     CONSOLE => self.serve_console(poll.registry()),
@@ -222,14 +228,17 @@ impl<E: Entropy> Loop<'_, E> {
                 }
             }
             if udp_ready {
-                udp_ready = self.receive_datagrams();
+                udp_ready = self.receive_datagrams(false);
+            }
+            if peer_ready {
+                peer_ready = self.receive_datagrams(true);
             }
             if tun_ready {
                 tun_ready = self.seal_tun_packets();
             }
             if ipc_ready {
                 ipc_ready = false;
-                if let Some(exit) = self.handle_parent()? {
+                if let Some(exit) = self.handle_parent(poll.registry())? {
                     return Ok(exit);
                 }
             }
@@ -242,12 +251,21 @@ impl<E: Entropy> Loop<'_, E> {
         }
     }
 
-    /// Up to a batch of receives; true if more may be waiting.
-    fn receive_datagrams(&mut self) -> bool {
+    /// Up to a batch of receives on the listener or the socket connected
+    /// to the peer; true if more may be waiting.
+    fn receive_datagrams(&mut self, from_peer_socket: bool) -> bool {
+        let socket = if from_peer_socket {
+            self.io.udp.peer_socket()
+        } else {
+            Some(self.io.udp.listener())
+        };
+        let Some(socket) = socket else {
+            return false;
+        };
         let now = clock::now();
         let mut more = true;
         for _ in 0..BATCH {
-            let datagrams = match self.udp_in.recv(&self.io.udp) {
+            let datagrams = match self.udp_in.recv(socket) {
                 Ok(Some(datagrams)) => datagrams,
                 Ok(None) => continue,
                 Err(Errno::AGAIN) => {
@@ -276,7 +294,7 @@ impl<E: Entropy> Loop<'_, E> {
         let mut sealer = Sealer {
             session: self.session,
             out: &mut self.out,
-            udp: &self.io.udp,
+            udp: &mut self.io.udp,
             io: &mut self.io_stats,
             now: clock::now(),
         };
@@ -307,8 +325,13 @@ impl<E: Entropy> Loop<'_, E> {
     /// Sends what the session queued and tells the parent what it must do.
     fn flush(&mut self) -> Result<(), LoopError> {
         self.out
-            .take_control(self.session, &self.io.udp, &mut self.io_stats);
-        self.out.send(&self.io.udp, &mut self.io_stats);
+            .take_control(self.session, &mut self.io.udp, &mut self.io_stats);
+        self.out.send(&mut self.io.udp, &mut self.io_stats);
+        if let Some(peer) = self.io.udp.take_request(clock::now()) {
+            log::debug!("asking the parent for a socket connected to {peer}");
+            let frame = ipc::encode(&ToParent::ConnectPeer { peer })?;
+            self.io.ipc.send(&frame, &[])?;
+        }
         while let Some(event) = self.session.poll_event() {
             let request = match event {
                 Event::NetworkUp { peer, pushed } => {
@@ -375,7 +398,7 @@ impl<E: Entropy> Loop<'_, E> {
     }
 
     /// Handles the parent's messages; `Some` when the loop must end.
-    fn handle_parent(&mut self) -> Result<Option<Exit>, LoopError> {
+    fn handle_parent(&mut self, registry: &mio::Registry) -> Result<Option<Exit>, LoopError> {
         loop {
             let received = match self.io.ipc.recv(&mut self.frame) {
                 Ok(r) => r,
@@ -383,11 +406,27 @@ impl<E: Entropy> Loop<'_, E> {
                 Err(TransportError::Closed) => return Ok(Some(Exit::ParentGone)),
                 Err(e) => return Err(e.into()),
             };
-            if !received.fds.is_empty() {
+            let message = ipc::decode_to_child(&self.frame[..received.len])?;
+            let mut fds = received.fds;
+            if let ToChild::PeerConnected { peer } = message {
+                let (Some(fd), None) = (fds.pop(), fds.pop()) else {
+                    return Err(LoopError::Unexpected(
+                        "a connected socket without exactly one descriptor",
+                    ));
+                };
+                self.peer_connected(registry, peer, fd)?;
+                continue;
+            }
+            if !fds.is_empty() {
                 return Err(LoopError::Unexpected("descriptors after the start"));
             }
-            match ipc::decode_to_child(&self.frame[..received.len])? {
+            match message {
                 ToChild::Start(_) => return Err(LoopError::Unexpected("a second start message")),
+                ToChild::PeerConnected { .. } => {}
+                ToChild::PeerRefused { peer, reason } => {
+                    log::warn!("no socket connected to {peer}: {reason}");
+                    self.io.udp.refused(peer, clock::now())?;
+                }
                 ToChild::NetworkApplied => log::debug!("network configured"),
                 ToChild::NetworkRefused { reason } => {
                     log::error!("the parent did not configure the network: {reason}")
@@ -400,6 +439,30 @@ impl<E: Entropy> Loop<'_, E> {
                 }
             }
         }
+    }
+
+    /// Sends to `peer` leave by `fd` from now on (the parent connected it);
+    /// what waited for it joins the batch.
+    fn peer_connected(
+        &mut self,
+        registry: &mio::Registry,
+        peer: std::net::SocketAddr,
+        fd: OwnedFd,
+    ) -> Result<(), LoopError> {
+        crate::sandbox::limit_received(crate::sandbox::Role::Udp, &fd)
+            .map_err(|e| LoopError::Received(e.to_string()))?;
+        let raw = fd.as_raw_fd();
+        let (old, held) = self.io.udp.connected(peer, fd)?;
+        if let Some(old) = old {
+            let _ = registry.deregister(&mut SourceFd(&old.as_raw_fd()));
+        }
+        registry.register(&mut SourceFd(&raw), PEER_UDP, Interest::READABLE)?;
+        log::debug!("sending by a socket connected to {peer}");
+        for datagram in held {
+            self.out
+                .push_control(&datagram, peer, &mut self.io.udp, &mut self.io_stats);
+        }
+        Ok(())
     }
 
     /// Logs the state and every counter.

@@ -1,7 +1,9 @@
 //! A bound on log lines that the peer can cause: its debug strings are
 //! logged at the default level, so a peer sending them in a stream must
 //! not turn into one log line per datagram. At most [`LINES`] lines per
-//! [`WINDOW`]; the rest are counted and the count is logged once.
+//! [`WINDOW`]; the rest are counted and the count is logged once. The
+//! parent bounds other things the network process may ask for the same way
+//! ([`LogBudget::per`]).
 
 use std::time::Duration;
 
@@ -30,15 +32,24 @@ pub enum Allowance {
 /// one that was logged.
 #[derive(Debug)]
 pub struct LogBudget {
+    limit: u32,
+    window: Duration,
     window_start: Option<Timestamp>,
     used: u32,
     suppressed: u64,
 }
 
 impl LogBudget {
-    /// A full budget.
+    /// A full budget of [`LINES`] per [`WINDOW`].
     pub fn new() -> Self {
+        Self::per(LINES, WINDOW)
+    }
+
+    /// A full budget of `limit` per `window`.
+    pub fn per(limit: u32, window: Duration) -> Self {
         LogBudget {
+            limit,
+            window,
             window_start: None,
             used: 0,
             suppressed: 0,
@@ -49,12 +60,12 @@ impl LogBudget {
     pub fn take(&mut self, now: Timestamp) -> Allowance {
         let expired = self
             .window_start
-            .is_none_or(|start| now.saturating_since(start) >= WINDOW);
+            .is_none_or(|start| now.saturating_since(start) >= self.window);
         if expired {
             self.window_start = Some(now);
             self.used = 0;
         }
-        if self.used >= LINES {
+        if self.used >= self.limit {
             self.suppressed += 1;
             return Allowance::Suppress;
         }

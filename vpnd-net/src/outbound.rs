@@ -3,32 +3,29 @@
 //! order the session made them, so a control datagram queued before a DATA
 //! (a KEY_READY before the first DATA under the new key) leaves before it.
 
-use std::os::fd::OwnedFd;
+use std::net::SocketAddr;
 
 use vpnd_proto::Timestamp;
 use vpnd_proto::session::{Entropy, Session};
 use vpnd_proto::wire;
 
-use crate::addr;
 use crate::report::IoStats;
 use crate::tun_io::PacketSink;
 use crate::udp::send_batch::SendBatch;
+use crate::udp::sockets::UdpSockets;
 
-/// The send batch and the socket family its destinations are written for.
+/// The send batch.
 #[derive(Debug)]
 pub struct Outbound {
     batch: SendBatch,
-    udp_is_v6: bool,
 }
 
 impl Outbound {
     /// With `gso`, runs of equal-sized DATA leave in one UDP_SEGMENT send
-    /// each; `udp_is_v6`: the socket is IPv6 (IPv4 peers as mapped
-    /// addresses).
-    pub fn new(gso: bool, udp_is_v6: bool) -> Outbound {
+    /// each.
+    pub fn new(gso: bool) -> Outbound {
         Outbound {
             batch: SendBatch::new(gso),
-            udp_is_v6,
         }
     }
 
@@ -37,20 +34,31 @@ impl Outbound {
     pub fn take_control<E: Entropy>(
         &mut self,
         session: &mut Session<E>,
-        udp: &OwnedFd,
+        udp: &mut UdpSockets,
         io: &mut IoStats,
     ) {
         while let Some(t) = session.poll_transmit() {
-            self.make_room(udp, io);
-            let to = addr::for_socket(t.dest, self.udp_is_v6);
-            if !self.batch.push_control(&t.datagram, to) {
-                io.udp_send_errors += 1;
-            }
+            self.push_control(&t.datagram, t.dest, udp, io);
+        }
+    }
+
+    /// Queues one control datagram for `dest` (as the session writes
+    /// addresses) behind what the batch holds.
+    pub fn push_control(
+        &mut self,
+        datagram: &[u8],
+        dest: SocketAddr,
+        udp: &mut UdpSockets,
+        io: &mut IoStats,
+    ) {
+        self.make_room(udp, io);
+        if !self.batch.push_control(datagram, udp.destination(dest)) {
+            io.udp_send_errors += 1;
         }
     }
 
     /// Sends what the batch holds.
-    pub fn send(&mut self, udp: &OwnedFd, io: &mut IoStats) {
+    pub fn send(&mut self, udp: &mut UdpSockets, io: &mut IoStats) {
         let sent = self.batch.send(udp);
         io.udp_send_errors += sent.refused;
         if let Some(errno) = sent.gso_failed {
@@ -62,7 +70,7 @@ impl Outbound {
     }
 
     /// Sends the batch if no slot is free.
-    fn make_room(&mut self, udp: &OwnedFd, io: &mut IoStats) {
+    fn make_room(&mut self, udp: &mut UdpSockets, io: &mut IoStats) {
         if self.batch.is_full() {
             self.send(udp, io);
         }
@@ -77,8 +85,8 @@ pub struct Sealer<'a, E: Entropy> {
     pub session: &'a mut Session<E>,
     /// The batch the sealed packets join.
     pub out: &'a mut Outbound,
-    /// The socket the batch leaves by when it fills up.
-    pub udp: &'a OwnedFd,
+    /// The sockets the batch leaves by when it fills up.
+    pub udp: &'a mut UdpSockets,
     /// Where refused sends are counted.
     pub io: &'a mut IoStats,
     /// The time the packets are sealed at.
@@ -98,7 +106,7 @@ impl<E: Entropy> PacketSink for Sealer<'_, E> {
             .seal_packet(self.now, self.out.batch.next_slot(), len);
         // A packet is sealed only while the session has a peer.
         if let (Ok(sealed), Some(peer)) = (sealed, self.session.peer()) {
-            let to = addr::for_socket(peer, self.out.udp_is_v6);
+            let to = self.udp.destination(peer);
             self.out.batch.commit_data(sealed, to);
         }
     }

@@ -17,7 +17,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use vpnd_proto::config::{Role, RoleConfig};
-use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent};
+use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent, UdpSends};
 use vpnd_proto::wire::Pushed;
 
 use crate::netconf::{Change, Family};
@@ -35,6 +35,9 @@ pub struct Facts {
     pub role: RoleConfig,
     /// `mtu` from the configuration.
     pub mtu: Option<u16>,
+    /// How the network process sends: only with
+    /// [`UdpSends::Connected`] may it ask for a connected socket.
+    pub udp_sends: UdpSends,
 }
 
 /// Where the conversation with the network process stands; [`admit`]
@@ -81,11 +84,14 @@ pub enum Action {
         /// The 24 bytes to write.
         nonce: [u8; 24],
     },
+    /// Open a UDP socket on the local port connected to this address and
+    /// hand it over (at most so many per minute: serve.rs).
+    ConnectPeer(SocketAddr),
 }
 
 /// What the parent answers the network process, once it has carried out
-/// (or refused) a request. Only `NetworkUp` is answered: the network
-/// process waits for that answer; the other requests have none.
+/// (or refused) a request. `NetworkUp` and `ConnectPeer` are answered (the
+/// network process waits for those answers); the other requests are not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// No answer.
@@ -96,6 +102,11 @@ pub enum Reply {
     NetworkOutcome,
     /// `NetworkRefused` with this refusal: nothing was applied.
     NetworkRefused(Refusal),
+    /// `PeerConnected` (the socket goes with it) when it was opened;
+    /// `PeerRefused` with the error when not.
+    PeerOutcome(SocketAddr),
+    /// `PeerRefused` with this reason: no socket was opened.
+    PeerRefused(SocketAddr, String),
 }
 
 impl Reply {
@@ -109,6 +120,15 @@ impl Reply {
                 reason: Refusal::CommandFailed { message },
             }),
             (Reply::NetworkRefused(reason), _) => Some(ToChild::NetworkRefused {
+                reason: reason.clone(),
+            }),
+            (Reply::PeerOutcome(peer), None) => Some(ToChild::PeerConnected { peer: *peer }),
+            (Reply::PeerOutcome(peer), Some(reason)) => Some(ToChild::PeerRefused {
+                peer: *peer,
+                reason,
+            }),
+            (Reply::PeerRefused(peer, reason), _) => Some(ToChild::PeerRefused {
+                peer: *peer,
                 reason: reason.clone(),
             }),
         }
@@ -136,6 +156,10 @@ pub enum Violation {
     /// A nonce file value below the last one written.
     #[error("{0:?} nonce going backwards")]
     NonceBackwards(NonceSlot),
+    /// `ConnectPeer` from a network process whose sends name their
+    /// destination.
+    #[error("ConnectPeer while sends name their destination")]
+    ConnectUnneeded,
 }
 
 /// The verdict on one request: everything the parent does about it, so
@@ -217,6 +241,47 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
             },
         },
         ToParent::PersistNonce { slot, nonce } => persist(now, *slot, *nonce),
+        ToParent::ConnectPeer { .. } if facts.udp_sends != UdpSends::Connected => {
+            Verdict::Abort(Violation::ConnectUnneeded)
+        }
+        ToParent::ConnectPeer { peer } => match unicast_peer(peer) {
+            Ok(()) => Verdict::Apply {
+                action: Action::ConnectPeer(*peer),
+                reply: Reply::PeerOutcome(*peer),
+                next: *now,
+            },
+            Err(reason) => Verdict::Refuse {
+                reply: Reply::PeerRefused(*peer, reason.clone()),
+                reason,
+                next: *now,
+            },
+        },
+    }
+}
+
+/// A peer a socket may be connected to: one host's address and a port.
+/// The session only learns addresses that sent an authenticated datagram,
+/// so anything else is a confused or compromised child: refused, not
+/// obeyed.
+fn unicast_peer(peer: &SocketAddr) -> Result<(), String> {
+    let ip = match peer.ip() {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
+    };
+    let what = if peer.port() == 0 {
+        Some("port 0")
+    } else if ip.is_unspecified() {
+        Some("the unspecified address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if ip == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        Some("the broadcast address")
+    } else {
+        None
+    };
+    match what {
+        Some(what) => Err(format!("ConnectPeer {peer}: {what} is no peer")),
+        None => Ok(()),
     }
 }
 
@@ -402,7 +467,34 @@ mod tests {
                 resolvconf_path: "/sbin/resolvconf".into(),
             },
         };
-        Facts { role, mtu }
+        Facts {
+            role,
+            mtu,
+            udp_sends: UdpSends::Addressed,
+        }
+    }
+
+    /// The facts of a network process that sends by connected sockets.
+    fn connected(role: Role) -> Facts {
+        Facts {
+            udp_sends: UdpSends::Connected,
+            ..facts(role, None)
+        }
+    }
+
+    fn connect(peer: &str) -> ToParent {
+        ToParent::ConnectPeer {
+            peer: peer.parse().unwrap(),
+        }
+    }
+
+    fn refuse_connect(peer: &str, what: &str, next: Conversation) -> Verdict {
+        let reason = format!("ConnectPeer {peer}: {what} is no peer");
+        Verdict::Refuse {
+            reply: Reply::PeerRefused(peer.parse().unwrap(), reason.clone()),
+            reason,
+            next,
+        }
     }
 
     /// A nonce whose most significant byte is `n`.
@@ -558,6 +650,21 @@ mod tests {
             (facts(NetGw, None), up_local_5, nonce(Remote, at(9)), persist(Remote, at(9), up_remote_9)),
             (facts(NetGw, None), up_remote_9, nonce(Remote, at(8)),
                 Verdict::Refuse { reason: "remote nonce below the one on disk".to_owned(), reply: Reply::Silent, next: up_remote_9 }),
+            // A connected socket: only where sends may not name their
+            // destination, for any role, in or out of a session (a peer
+            // moves at any time); never to an address no host has.
+            (facts(HostGw, None), greeted, connect(V4_PEER), abort(Violation::ConnectUnneeded)),
+            (connected(HostGw), fresh, connect(V4_PEER), abort(Violation::BeforeHello)),
+            (connected(HostGw), greeted, connect(V4_PEER),
+                apply(Action::ConnectPeer(V4_PEER.parse().unwrap()), Reply::PeerOutcome(V4_PEER.parse().unwrap()), greeted)),
+            (connected(NetGw), session, connect(V6_PEER),
+                apply(Action::ConnectPeer(V6_PEER.parse().unwrap()), Reply::PeerOutcome(V6_PEER.parse().unwrap()), session)),
+            (connected(Host), session, connect("198.18.0.2:0"), refuse_connect("198.18.0.2:0", "port 0", session)),
+            (connected(Host), session, connect("0.0.0.0:4706"), refuse_connect("0.0.0.0:4706", "the unspecified address", session)),
+            (connected(Host), session, connect("[::]:4706"), refuse_connect("[::]:4706", "the unspecified address", session)),
+            (connected(Host), session, connect("[ff02::1]:4706"), refuse_connect("[ff02::1]:4706", "a multicast address", session)),
+            (connected(Host), session, connect("[::ffff:224.0.0.1]:4706"), refuse_connect("[::ffff:224.0.0.1]:4706", "a multicast address", session)),
+            (connected(Host), session, connect("255.255.255.255:4706"), refuse_connect("255.255.255.255:4706", "the broadcast address", session)),
         ];
         for (row, (facts, now, request, verdict)) in table.iter().enumerate() {
             assert_eq!(
@@ -569,13 +676,14 @@ mod tests {
     }
 
     #[test]
-    fn a_network_up_is_answered_by_how_carrying_it_out_went() {
+    fn answers_follow_how_carrying_out_went() {
         let failed = Refusal::CommandFailed {
             message: "ip route add: exit status 2".to_owned(),
         };
         let pushed = Refusal::PushedValue {
             message: "pushed network: 0.0.0.0/0".to_owned(),
         };
+        let peer: SocketAddr = V4_PEER.parse().unwrap();
         #[rustfmt::skip]
         let table = [
             (Reply::Silent, None, None),
@@ -583,6 +691,10 @@ mod tests {
             (Reply::NetworkOutcome, None, Some(ToChild::NetworkApplied)),
             (Reply::NetworkOutcome, Some("ip route add: exit status 2"), Some(ToChild::NetworkRefused { reason: failed })),
             (Reply::NetworkRefused(pushed.clone()), None, Some(ToChild::NetworkRefused { reason: pushed })),
+            (Reply::PeerOutcome(peer), None, Some(ToChild::PeerConnected { peer })),
+            (Reply::PeerOutcome(peer), Some("connect: Network is unreachable"),
+                Some(ToChild::PeerRefused { peer, reason: "connect: Network is unreachable".to_owned() })),
+            (Reply::PeerRefused(peer, "port 0".to_owned()), None, Some(ToChild::PeerRefused { peer, reason: "port 0".to_owned() })),
         ];
         for (reply, rolled_back, message) in table {
             assert_eq!(

@@ -4,7 +4,8 @@
 //! turn signals into messages; when the network process ends, undo every
 //! change and report how it ended.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
 use vpnd_proto::config::Config;
-use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild};
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, UdpSends};
 
 use crate::cleanup::Cleanup;
 use crate::ledger::Scope;
@@ -44,6 +45,45 @@ pub struct NoncePaths {
     pub remote: PathBuf,
 }
 
+/// Connected sockets a minute, at most: a peer that moves, or a host-gw's
+/// new client, needs one each; a network process asking for more is
+/// refused (it may ask again later), so that it cannot make root open
+/// sockets to one address after another.
+const CONNECTS_PER_MINUTE: u32 = 20;
+
+/// What the parent needs to open sockets connected to the peer.
+#[derive(Debug)]
+pub struct PeerSockets {
+    /// The socket bound to `local_port` (made to share it): the connected
+    /// ones are bound where it is.
+    pub listener: OwnedFd,
+    /// Receive coalescing is on on the listener, and so on each of them.
+    pub gro: bool,
+}
+
+/// How often the parent checks that the connected socket's source address
+/// is still the one the system would choose.
+const SOURCE_CHECK: Duration = Duration::from_secs(1);
+
+/// The socket last handed over: its peer and the source address that
+/// connecting it fixed.
+#[derive(Debug, Clone, Copy)]
+struct Connected {
+    peer: SocketAddr,
+    source: IpAddr,
+}
+
+/// How carrying out a granted request went.
+enum Carried {
+    /// Done, or nothing to report.
+    Done,
+    /// A command or system call failed (the network changes were rolled
+    /// back): its error.
+    Failed(String),
+    /// A socket to hand over with the answer.
+    Socket(OwnedFd),
+}
+
 /// The running parent.
 #[derive(Debug)]
 pub struct Parent<P: Platform> {
@@ -60,6 +100,11 @@ pub struct Parent<P: Platform> {
     /// Refusals logged: a network process repeating a refused request
     /// must not fill root's log.
     refusals: LogBudget,
+    /// Where sends must not name their destination: what connected
+    /// sockets are made from, and how many may be.
+    peer_sockets: Option<(PeerSockets, LogBudget)>,
+    /// The connected socket last handed over.
+    connected: Option<Connected>,
 }
 
 /// How the parent ended.
@@ -132,19 +177,25 @@ pub fn catch_signals() -> std::io::Result<Signals> {
 impl<P: Platform> Parent<P> {
     /// The parent of the started `net`, before its greeting: the policy's
     /// facts and the nonce paths from `config`, the nonce files' values
-    /// read at start, and the undo record of the start so far.
+    /// read at start (local, remote), the undo record of the start so far,
+    /// and, where the network process sends by connected sockets, what
+    /// they are made from.
     pub fn new(
         net: NetProcess,
         config: &Config,
-        local_nonce: Option<[u8; 24]>,
-        remote_nonce: Option<[u8; 24]>,
+        (local_nonce, remote_nonce): (Option<[u8; 24]>, Option<[u8; 24]>),
         cleanup: Cleanup<P>,
+        peer_sockets: Option<PeerSockets>,
     ) -> Self {
         Parent {
             net,
             facts: Facts {
                 role: config.role.clone(),
                 mtu: config.mtu,
+                udp_sends: match peer_sockets {
+                    Some(_) => UdpSends::Connected,
+                    None => UdpSends::Addressed,
+                },
             },
             conversation: Conversation::new(local_nonce, remote_nonce),
             nonce_paths: NoncePaths {
@@ -153,6 +204,13 @@ impl<P: Platform> Parent<P> {
             },
             cleanup,
             refusals: LogBudget::new(),
+            peer_sockets: peer_sockets.map(|p| {
+                (
+                    p,
+                    LogBudget::per(CONNECTS_PER_MINUTE, Duration::from_secs(60)),
+                )
+            }),
+            connected: None,
         }
     }
 
@@ -221,11 +279,17 @@ impl<P: Platform> Parent<P> {
         // process flooding valid requests cannot keep signals (a stop)
         // and the stop deadline from being seen.
         let mut ipc_ready = true;
+        let mut next_source_check = Instant::now() + SOURCE_CHECK;
         loop {
             let timeout = if ipc_ready {
                 Some(Duration::ZERO)
             } else {
-                stop_deadline.map(|d| d.saturating_duration_since(Instant::now()))
+                let source_check = self.peer_sockets.as_ref().map(|_| next_source_check);
+                [stop_deadline, source_check]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
             };
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -233,6 +297,10 @@ impl<P: Platform> Parent<P> {
                 Err(e) => return Err(e),
             }
             ipc_ready |= events.iter().any(|e| e.token() == IPC);
+            if Instant::now() >= next_source_check {
+                next_source_check = Instant::now() + SOURCE_CHECK;
+                self.renew_stale_socket();
+            }
             if stop_deadline.is_some_and(|d| Instant::now() >= d) {
                 log::error!(
                     "network process did not stop within {}s; killing it",
@@ -302,9 +370,9 @@ impl<P: Platform> Parent<P> {
                 reply,
                 next,
             } => {
-                let rolled_back = self.carry_out(&action);
+                let carried = self.carry_out(&action);
                 self.conversation = next;
-                self.answer(&reply, rolled_back);
+                self.answer(&reply, carried);
             }
             Verdict::Refuse {
                 reason,
@@ -318,19 +386,23 @@ impl<P: Platform> Parent<P> {
                     log::warn!("refused: {reason}");
                 }
                 self.conversation = next;
-                self.answer(&reply, None);
+                self.answer(&reply, Carried::Done);
             }
             Verdict::Abort(v) => return Handled::Broken(Breach::Forbidden(v)),
         }
         Handled::Request
     }
 
-    /// Carries out a granted `action`; returns the error of the network
-    /// change that failed and was rolled back, if one did.
-    fn carry_out(&mut self, action: &Action) -> Option<String> {
+    /// Carries out a granted `action`.
+    fn carry_out(&mut self, action: &Action) -> Carried {
         match action {
             Action::Greet => log::debug!("network process greeted"),
-            Action::Configure(changes) => return self.configure(changes),
+            Action::Configure(changes) => {
+                return self
+                    .configure(changes)
+                    .map_or(Carried::Done, Carried::Failed);
+            }
+            Action::ConnectPeer(peer) => return self.connect_peer(*peer),
             Action::Unconfigure => {
                 for e in self.cleanup.executor.undo_session() {
                     log::error!("unconfiguring the network: {e}");
@@ -348,7 +420,67 @@ impl<P: Platform> Parent<P> {
                 }
             }
         }
-        None
+        Carried::Done
+    }
+
+    /// A socket connected to `peer`, within the budget.
+    fn connect_peer(&mut self, peer: SocketAddr) -> Carried {
+        // The policy grants ConnectPeer only with connected sends, which
+        // is when the parent has what they are made from.
+        let Some((sockets, budget)) = &mut self.peer_sockets else {
+            return Carried::Failed("sends name their destination".to_owned());
+        };
+        if budget.take(vpnd_net::clock::now()) == Allowance::Suppress {
+            let reason = format!("more than {CONNECTS_PER_MINUTE} connected sockets in a minute");
+            log::warn!("not connecting a socket to {peer}: {reason}");
+            return Carried::Failed(reason);
+        }
+        match crate::sockets::connected_udp(&sockets.listener, peer, sockets.gro) {
+            Ok(fd) => {
+                log::info!("UDP: sending to {peer} by a socket connected to it");
+                self.connected = crate::sockets::source_of(&fd)
+                    .ok()
+                    .map(|source| Connected { peer, source });
+                Carried::Socket(fd)
+            }
+            Err(e) => {
+                log::warn!("UDP: no socket connected to {peer}: {e}");
+                Carried::Failed(e)
+            }
+        }
+    }
+
+    /// Connecting fixed the socket's source address; when the system
+    /// would now send to the peer from another (a host whose address
+    /// changed, a new route), a new socket replaces it, unasked: without
+    /// it a roaming host would go on sending from an address it no longer
+    /// has.
+    fn renew_stale_socket(&mut self) {
+        let (Some((sockets, _)), Some(current)) = (&self.peer_sockets, self.connected) else {
+            return;
+        };
+        let Ok(source) = crate::sockets::source_for(&sockets.listener, current.peer) else {
+            // No route to the peer now: the next check tries again.
+            return;
+        };
+        if source == current.source {
+            return;
+        }
+        match crate::sockets::connected_udp(&sockets.listener, current.peer, sockets.gro) {
+            Ok(fd) => {
+                log::info!(
+                    "UDP: source address now {source} (was {}): a new socket connected to {}",
+                    current.source,
+                    current.peer
+                );
+                self.connected = Some(Connected { source, ..current });
+                self.tell_with(&ToChild::PeerConnected { peer: current.peer }, Some(&fd));
+            }
+            Err(e) => log::debug!(
+                "UDP: renewing the socket connected to {}: {e}",
+                current.peer
+            ),
+        }
     }
 
     /// Applies a session's changes in two units, each rolled back whole if
@@ -376,19 +508,31 @@ impl<P: Platform> Parent<P> {
         None
     }
 
-    /// Sends the answer `reply` calls for, if any.
-    fn answer(&self, reply: &Reply, rolled_back: Option<String>) {
-        if let Some(message) = reply.message(rolled_back) {
-            self.tell(&message);
+    /// Sends the answer `reply` calls for, if any, on how carrying out
+    /// went (a socket goes with it).
+    fn answer(&self, reply: &Reply, carried: Carried) {
+        let (failed, socket) = match carried {
+            Carried::Done => (None, None),
+            Carried::Failed(e) => (Some(e), None),
+            Carried::Socket(fd) => (None, Some(fd)),
+        };
+        if let Some(message) = reply.message(failed) {
+            self.tell_with(&message, socket.as_ref());
         }
     }
 
     /// Sends a message; a failure means the child is gone, which the
     /// channel's EOF reports next.
     fn tell(&self, message: &ToChild) {
+        self.tell_with(message, None);
+    }
+
+    /// Sends a message and a descriptor with it.
+    fn tell_with(&self, message: &ToChild, fd: Option<&OwnedFd>) {
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
         match ipc::encode(message) {
             Ok(frame) => {
-                if let Err(e) = self.net.channel.send(&frame, &[]) {
+                if let Err(e) = self.net.channel.send(&frame, &fds) {
                     log::debug!("telling the network process: {e}");
                 }
             }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
-use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild, TunFraming};
+use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild, TunFraming, UdpSends};
 
 use crate::cleanup::Cleanup;
 use crate::exec::{ExecError, Executor, Sysctls};
@@ -20,7 +20,7 @@ use crate::ledger::{Ledger, Scope};
 use crate::netconf::{self, Change, Platform, Tools};
 use crate::nonce_file::{self, NonceFileError};
 use crate::pid_file::{PidFile, PidFileError};
-use crate::serve::{GreetingError, Parent};
+use crate::serve::{GreetingError, Parent, PeerSockets};
 use crate::sockets::{self, SocketError};
 use crate::spawn::{self, ChildLogging, SpawnError};
 
@@ -51,6 +51,9 @@ pub enum StartError {
     /// The start message could not be made or sent.
     #[error("network process: {0}")]
     Child(String),
+    /// An environment variable vpnd reads has a value it does not take.
+    #[error("{0}")]
+    Environment(String),
     /// The network process did not greet.
     #[error("network process: {0}")]
     Greeting(#[from] GreetingError),
@@ -75,6 +78,7 @@ pub fn start(
     logging: ChildLogging,
 ) -> Result<Parent<impl Platform>, StartError> {
     let Resolved { uid, gid, peer } = resolved;
+    let udp_sends = udp_sends()?;
     let local_nonce = nonce_file::read(&config.local_nonce_file)?;
     let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
     nonce_file::check_writable(&config.local_nonce_file, local_nonce.as_ref())?;
@@ -116,7 +120,7 @@ pub fn start(
             .map_err(|e| StartError::Tun(format!("{}: {e}", config.device)))?,
     );
     cleanup.executor.apply(&[Change::LinkUp], Scope::Process)?;
-    let udp = sockets::udp(config.local_port)?;
+    let udp = sockets::udp(config.local_port, udp_sends == UdpSends::Connected)?;
     let (udp_gso, udp_gro) = if offload {
         sockets::udp_offloads(&udp)
     } else {
@@ -145,6 +149,9 @@ pub fn start(
             |p| p.to_string()
         )
     );
+    if udp_sends == UdpSends::Connected {
+        log::info!("UDP: sends leave by a socket connected to the peer");
+    }
     if offload {
         log::info!("offloads: {offloads}");
     } else {
@@ -154,7 +161,22 @@ pub fn start(
         log::warn!("{warning}");
     }
     let net = spawn::spawn(logging)?;
-    let mut parent = Parent::new(net, &config, local_nonce, remote_nonce, cleanup);
+    let udp_for_peers = match udp_sends {
+        UdpSends::Connected => Some(PeerSockets {
+            listener: udp
+                .try_clone()
+                .map_err(|e| StartError::Child(format!("the UDP socket: {e}")))?,
+            gro: udp_gro,
+        }),
+        UdpSends::Addressed => None,
+    };
+    let mut parent = Parent::new(
+        net,
+        &config,
+        (local_nonce, remote_nonce),
+        cleanup,
+        udp_for_peers,
+    );
     // The host name, unless configured; "vpnd" for a host name with no
     // character Graphite takes.
     let stats_prefix = match config.stats_prefix.clone().or_else(host_name_prefix) {
@@ -181,6 +203,7 @@ pub fn start(
         gid,
         offloads,
         console: console.is_some(),
+        udp_sends,
     };
     let fds = [Some(tun), Some(udp), Some(OwnedFd::from(stats)), console];
     send_start(&parent, start, fds.into_iter().flatten().collect())?;
@@ -208,6 +231,38 @@ fn send_start<P: Platform>(
 fn host_name_prefix() -> Option<StatsPrefix> {
     let name = nix::unistd::gethostname().ok()?;
     StatsPrefix::from_host_name(&name.to_string_lossy())
+}
+
+/// The environment variable that makes every send leave by a socket
+/// connected to the peer (`VPND_UDP_SENDS=connected`), as it must on
+/// FreeBSD, so that the path FreeBSD takes runs and is tested here.
+pub const UDP_SENDS_ENV: &str = "VPND_UDP_SENDS";
+
+/// How the network process sends: by connected sockets where its sandbox
+/// refuses a send that names its destination, or where
+/// [`UDP_SENDS_ENV`] says `connected`; naming it otherwise.
+fn udp_sends() -> Result<UdpSends, StartError> {
+    let wanted = std::env::var(UDP_SENDS_ENV);
+    let sends = match wanted.as_deref() {
+        Err(_) | Ok("") => None,
+        Ok("connected") => Some(UdpSends::Connected),
+        Ok("addressed") => Some(UdpSends::Addressed),
+        Ok(other) => {
+            return Err(StartError::Environment(format!(
+                "{UDP_SENDS_ENV}={other}: not connected or addressed"
+            )));
+        }
+    };
+    match sends {
+        Some(UdpSends::Addressed) if !vpnd_net::sandbox::NAMED_SENDS_ALLOWED => {
+            Err(StartError::Environment(format!(
+                "{UDP_SENDS_ENV}=addressed: this system's sandbox refuses a send that names its destination"
+            )))
+        }
+        Some(s) => Ok(s),
+        None if vpnd_net::sandbox::NAMED_SENDS_ALLOWED => Ok(UdpSends::Addressed),
+        None => Ok(UdpSends::Connected),
+    }
 }
 
 /// The environment variable that turns the kernel offloads off, for

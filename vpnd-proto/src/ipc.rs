@@ -17,7 +17,7 @@ use crate::config::{Config, StatsPrefix};
 use crate::wire::Pushed;
 
 /// The protocol version both sides state in their first message.
-pub const IPC_VERSION: u32 = 3;
+pub const IPC_VERSION: u32 = 4;
 
 /// The largest frame either side sends or accepts. The largest message is
 /// the start message (a configuration is well under 4 KiB); everything
@@ -72,6 +72,16 @@ pub enum ToParent {
         /// The 24 bytes to write.
         nonce: [u8; 24],
     },
+    /// Only when [`Start::udp_sends`] is [`UdpSends::Connected`]: open a
+    /// UDP socket on the local port connected to `peer`, the address the
+    /// session sends to now (the first authenticated datagram of a
+    /// host-gw's client, or a peer that moved). Answered with
+    /// [`ToChild::PeerConnected`] or [`ToChild::PeerRefused`]; the child
+    /// asks again only after the answer.
+    ConnectPeer {
+        /// The peer's outer address, as the session knows it.
+        peer: SocketAddr,
+    },
 }
 
 /// What the parent tells the network process.
@@ -87,6 +97,21 @@ pub enum ToChild {
     NetworkRefused {
         /// What was refused: a pushed value, or a command that failed and was rolled back.
         reason: Refusal,
+    },
+    /// The answer to `ConnectPeer`: the connected socket travels with it
+    /// (SCM_RIGHTS); sends to `peer` leave by it from now on.
+    PeerConnected {
+        /// The address it is connected to (the one asked for).
+        peer: SocketAddr,
+    },
+    /// The answer to `ConnectPeer`: no socket (the parent's reason, for the
+    /// log); datagrams to `peer` are dropped until a later request is
+    /// granted.
+    PeerRefused {
+        /// The address asked for.
+        peer: SocketAddr,
+        /// Why: the policy's reason or the system's error.
+        reason: String,
     },
     /// Log the state and every counter (SIGUSR1).
     DumpState,
@@ -122,6 +147,23 @@ pub struct Start {
     /// A fourth descriptor follows the stats listener: the standard input
     /// of a vpnd in the foreground, whose lines are console commands.
     pub console: bool,
+    /// How datagrams leave the UDP socket.
+    pub udp_sends: UdpSends,
+}
+
+/// How the network process sends its datagrams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UdpSends {
+    /// Each send names its destination, on the socket the start message
+    /// brings (Linux, NetBSD, DragonFly).
+    #[default]
+    Addressed,
+    /// Sends name no destination: they leave by a socket connected to the
+    /// peer, which the parent opens on `ConnectPeer` (FreeBSD, whose
+    /// capability mode refuses a send that names one). The socket from
+    /// the start message only receives: it hears every sender, the
+    /// connected one its peer.
+    Connected,
 }
 
 /// The offloads the parent enabled on the tun and the UDP socket (probed

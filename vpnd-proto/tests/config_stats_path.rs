@@ -62,10 +62,11 @@ fn errors_name_the_file_and_line() {
         e.to_string(),
         "/etc/vpnd.conf:5: stats_path: run/vpnd.sock: must be an absolute path"
     );
-    let long = format!("/{}", "s".repeat(107));
+    let max = vpnd_proto::config::MAX_SOCKET_PATH;
+    let long = format!("/{}", "s".repeat(max));
     assert_eq!(
         err(&format!("stats_path: {long}\n")).to_string(),
-        format!("/etc/vpnd.conf:1: stats_path: {long}: a unix socket path is at most 107 bytes")
+        format!("/etc/vpnd.conf:1: stats_path: {long}: a unix socket path is at most {max} bytes")
     );
     let e = err("stats_path: /run/a.sock\nstats_path: /run/b.sock\n");
     assert_eq!(

@@ -7,7 +7,7 @@ use std::path::Path;
 use vpnd_proto::config::{self, Secrets};
 use vpnd_proto::ipc::{
     self, IPC_VERSION, IpcError, MAX_FRAME, NonceSlot, Offloads, Refusal, Start, ToChild, ToParent,
-    TunFraming,
+    TunFraming, UdpSends,
 };
 use vpnd_proto::wire::Pushed;
 
@@ -42,6 +42,12 @@ fn to_parent() -> Vec<ToParent> {
             slot: NonceSlot::Remote,
             nonce: [0xff; 24],
         },
+        ToParent::ConnectPeer {
+            peer: "198.18.0.9:51000".parse().unwrap(),
+        },
+        ToParent::ConnectPeer {
+            peer: "[2001:2::9]:4706".parse().unwrap(),
+        },
     ]
 }
 
@@ -61,6 +67,7 @@ fn start() -> Start {
         gid: 65534,
         offloads: Default::default(),
         console: true,
+        udp_sends: UdpSends::Addressed,
     }
 }
 
@@ -70,11 +77,19 @@ fn to_child() -> Vec<ToChild> {
             tun_framing: TunFraming::AfHeader,
             ..Default::default()
         },
+        udp_sends: UdpSends::Connected,
         ..start()
     };
     vec![
         ToChild::Start(Box::new(start())),
         ToChild::Start(Box::new(bsd_tun)),
+        ToChild::PeerConnected {
+            peer: "198.18.0.9:51000".parse().unwrap(),
+        },
+        ToChild::PeerRefused {
+            peer: "[2001:2::9]:4706".parse().unwrap(),
+            reason: "more than 8 reconnections in a row".into(),
+        },
         ToChild::NetworkApplied,
         ToChild::NetworkRefused {
             reason: Refusal::PushedValue {

@@ -132,6 +132,18 @@ fn main() {
             }
         }
         "flood" => flood(&channel, peer, &mut frame),
+        // A connected socket where sends name their destination: a
+        // violation.
+        "connect_unneeded" => send(&channel, &ToParent::ConnectPeer { peer }),
+        // Connected sockets to one address after another, each answer
+        // awaited: the parent grants a minute's budget, then refuses.
+        "connect_flood" => {
+            for k in 0..60u16 {
+                let peer = std::net::SocketAddr::from(([198, 18, 0, 2], 5000 + k));
+                send(&channel, &ToParent::ConnectPeer { peer });
+                let _ = channel.recv(&mut frame);
+            }
+        }
         other => panic!("unknown mode {other}"),
     }
     std::thread::sleep(Duration::from_secs(60));

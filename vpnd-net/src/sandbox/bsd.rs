@@ -18,3 +18,11 @@ pub(super) fn enter(sandbox: &Sandbox, _kept: &[Kept]) -> Result<(), SandboxErro
     log::warn!("sandbox: chroot and user only; this system has no system-call restriction");
     Ok(())
 }
+
+/// No per-descriptor rights here.
+pub(super) fn limit_received(_: super::Role, _: i32) -> Result<(), PlatformError> {
+    Ok(())
+}
+
+/// Sends may name their destination here.
+pub(super) const NAMED_SENDS_ALLOWED: bool = true;

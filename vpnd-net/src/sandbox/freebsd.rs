@@ -1,14 +1,14 @@
-//! FreeBSD's sandbox: chroot, the unprivileged user with a checked empty
-//! supplementary group set, then Capsicum: every descriptor kept is
+//! FreeBSD's sandbox: chroot, the unprivileged user with a checked group
+//! set (nothing but its primary group), then Capsicum: every descriptor kept is
 //! limited to the rights of its role (rights.rs), the process enters
 //! capability mode, and cap_getmode must confirm it.
 //!
 //! Capability mode refuses sendto(2)/sendmsg(2) with a destination address
 //! (ECAPMODE: sys/kern/uipc_syscalls.c, sendit(), `if
 //! (IN_CAPABILITY_MODE(td) && (mp->msg_name != NULL)) return (ECAPMODE);`;
-//! tests/sys/kern/ktrace_test.c, ktrace__cap_sockaddr). The UDP path must
-//! therefore send on a socket the parent has connected to the peer, with
-//! no address (doc/design.md, "Platforms").
+//! tests/sys/kern/ktrace_test.c, ktrace__cap_sockaddr). The UDP path
+//! therefore sends by a socket the parent has connected to the peer, with
+//! no address (udp/sockets.rs; doc/design.md, "Platforms").
 
 use nix::libc;
 
@@ -29,21 +29,13 @@ const _: () = {
     assert!(rights::CAP_FCNTL_SETFL == libc::CAP_FCNTL_SETFL);
 };
 
-/// True while the UDP path names the destination of every datagram
-/// (udp/mmsg.rs: `msg_name` in each header): capability mode would refuse
-/// every send. Until the data path sends on a connected socket, the
-/// network process stops before capability mode rather than run outside
-/// it or fail every send.
-const SENDS_NAME_THEIR_DESTINATION: bool = true;
+/// Capability mode refuses a send that names its destination: the UDP
+/// path must send by sockets connected to the peer.
+pub(super) const NAMED_SENDS_ALLOWED: bool = false;
 
 /// The Capsicum steps that can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
-    /// The data path cannot work in capability mode yet.
-    #[error(
-        "capability mode refuses a send that names its destination, and vpnd's UDP path on FreeBSD still does; the network process does not run outside capability mode"
-    )]
-    SendsNeedAConnectedSocket,
     /// A descriptor's role has no entry in the table.
     #[error("descriptor {fd} ({role:?}): no rights in the table")]
     NoRights {
@@ -81,14 +73,17 @@ pub enum PlatformError {
 /// Enters `sandbox` (see [`Sandbox::enter`]), limiting `kept`.
 pub(super) fn enter(sandbox: &Sandbox, kept: &[Kept]) -> Result<(), SandboxError> {
     credentials::enter(sandbox)?;
-    if SENDS_NAME_THEIR_DESTINATION {
-        return Err(PlatformError::SendsNeedAConnectedSocket.into());
-    }
     for &(role, fd) in kept {
         limit(role, fd)?;
     }
     enter_capability_mode()?;
     Ok(())
+}
+
+/// Limits a descriptor received in capability mode (cap_rights_limit(2)
+/// may only take rights away, which capability mode allows).
+pub(super) fn limit_received(role: rights::Role, fd: i32) -> Result<(), PlatformError> {
+    limit(role, fd)
 }
 
 /// Limits `fd` to the rights of `role`.

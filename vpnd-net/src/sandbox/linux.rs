@@ -68,3 +68,12 @@ fn check_no_capability_is_left() -> Result<(), SandboxError> {
     }
     Ok(())
 }
+
+/// Linux has no per-descriptor rights: the system-call filter covers every
+/// descriptor alike.
+pub(super) fn limit_received(_: super::Role, _: i32) -> Result<(), PlatformError> {
+    Ok(())
+}
+
+/// Sends may name their destination here.
+pub(super) const NAMED_SENDS_ALLOWED: bool = true;

@@ -108,6 +108,19 @@ impl Sandbox {
     }
 }
 
+/// False where the sandbox refuses a UDP send that names its destination
+/// (FreeBSD's capability mode): the start message must then say
+/// [`UdpSends::Connected`](vpnd_proto::ipc::UdpSends::Connected).
+pub const NAMED_SENDS_ALLOWED: bool = os::NAMED_SENDS_ALLOWED;
+
+/// Limits a descriptor received inside the sandbox (the socket the parent
+/// connected to the peer) to the rights of `role`, as [`Sandbox::enter`]
+/// limited those kept: on FreeBSD a descriptor passed by SCM_RIGHTS comes
+/// with every right its sender's had; elsewhere there is nothing to limit.
+pub fn limit_received(role: Role, fd: &impl std::os::fd::AsRawFd) -> Result<(), PlatformError> {
+    os::limit_received(role, fd.as_raw_fd())
+}
+
 /// Tries to become root again (it must fail once the sandbox is entered;
 /// the debug builds' probe tries it too).
 pub(crate) fn regain_root() -> nix::Result<()> {

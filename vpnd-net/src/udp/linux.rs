@@ -10,7 +10,7 @@ use nix::sys::socket::{
     ControlMessage, ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, sendmsg,
 };
 use rustix::io::Errno;
-use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg, sendto};
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, send, sendmmsg, sendto};
 
 use super::partial;
 use super::recv::Arrival;
@@ -64,14 +64,15 @@ pub fn recv(udp: &OwnedFd, buf: &mut [u8], control: &mut RecvControl) -> Result<
 pub const SEGMENTATION: bool = true;
 
 /// UDP_SEGMENT: one send, the kernel cuts it into datagrams of `segment`
-/// bytes (the last may be shorter).
+/// bytes (the last may be shorter). `to` is `None` on a socket connected
+/// to the destination (here and below).
 pub fn send_segmented(
     udp: &OwnedFd,
-    to: SocketAddr,
+    to: Option<SocketAddr>,
     datagrams: &[IoSlice<'_>],
     segment: u16,
 ) -> Result<(), Errno> {
-    let to = SockaddrStorage::from(to);
+    let to = to.map(SockaddrStorage::from);
     // nix builds the control message in a small buffer per send (one per
     // run of datagrams, not per datagram).
     sendmsg(
@@ -79,7 +80,7 @@ pub fn send_segmented(
         datagrams,
         &[ControlMessage::UdpGsoSegments(&segment)],
         MsgFlags::empty(),
-        Some(&to),
+        to.as_ref(),
     )
     .map(|_| ())
     .map_err(|e| Errno::from_raw_os_error(e as i32))
@@ -88,19 +89,26 @@ pub fn send_segmented(
 /// Each of at most [`BATCH`] datagrams on its own, in one sendmmsg(2) (the
 /// headers on the stack, nothing allocated). Returns how many the kernel
 /// refused.
-pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u64 {
+pub fn send_each(udp: &OwnedFd, to: Option<SocketAddr>, datagrams: &[IoSlice<'_>]) -> u64 {
     if let [datagram] = datagrams {
-        return u64::from(sendto(udp, datagram, SendFlags::empty(), &to).is_err());
+        let sent = match &to {
+            Some(to) => sendto(udp, datagram, SendFlags::empty(), to),
+            None => send(udp, datagram, SendFlags::empty()),
+        };
+        return u64::from(sent.is_err());
     }
     let count = datagrams.len().min(BATCH);
-    let to = SocketAddrAny::from(to);
+    let to = to.map(SocketAddrAny::from);
     let mut controls: [SendAncillaryBuffer<'_, '_, '_>; BATCH] =
         std::array::from_fn(|_| SendAncillaryBuffer::default());
     let mut k = 0;
     let mut msgs = controls.each_mut().map(|control| {
         let iov = datagrams.get(k).map_or(&[][..], std::slice::from_ref);
         k += 1;
-        MMsgHdr::new_with_addr(&to, iov, control)
+        match &to {
+            Some(to) => MMsgHdr::new_with_addr(to, iov, control),
+            None => MMsgHdr::new(iov, control),
+        }
     });
     partial::send_all(count, |from| {
         sendmmsg(udp, &mut msgs[from..count], SendFlags::empty())
@@ -112,6 +120,7 @@ mod tests {
     use super::*;
     use crate::udp::recv::UdpReceiver;
     use crate::udp::send_batch::SendBatch;
+    use crate::udp::sockets::UdpSockets;
     use std::net::UdpSocket;
 
     #[test]
@@ -128,7 +137,11 @@ mod tests {
             batch.next_slot()[..1000].fill(i);
             batch.commit_data(if i == 7 { 500 } else { 1000 }, to);
         }
-        batch.send(&OwnedFd::from(tx.try_clone().unwrap()));
+        let tx_fd = OwnedFd::from(tx.try_clone().unwrap());
+        batch.send(&mut UdpSockets::new(
+            tx_fd,
+            vpnd_proto::ipc::UdpSends::Addressed,
+        ));
         let mut r = UdpReceiver::new();
         let mut seen = Vec::new();
         while let Ok(got) = r.recv(&rx_fd) {

@@ -33,20 +33,23 @@ use super::send_batch::BATCH;
 use super::{partial, portable};
 
 /// Each of at most [`BATCH`] datagrams on its own, in one sendmmsg(2) (the
-/// headers on the stack, nothing allocated). Returns how many the kernel
-/// refused.
+/// headers on the stack, nothing allocated). `to` is `None` on a socket
+/// connected to the destination: the headers name none, as capability
+/// mode requires (sandbox/freebsd.rs). Returns how many the kernel refused.
 #[allow(unsafe_code)]
-pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u64 {
+pub fn send_each(udp: &OwnedFd, to: Option<SocketAddr>, datagrams: &[IoSlice<'_>]) -> u64 {
     if datagrams.len() < 2 {
         return portable::send_each(udp, to, datagrams);
     }
     let count = datagrams.len().min(BATCH);
-    let to = SockaddrStorage::from(to);
+    let to = to.map(SockaddrStorage::from);
     let mut msgs: [libc::mmsghdr; BATCH] = std::array::from_fn(|k| {
         let mut hdr = libc::msghdr::default();
         if let Some(datagram) = datagrams.get(k) {
-            hdr.msg_name = to.as_ptr().cast_mut().cast();
-            hdr.msg_namelen = to.len();
+            if let Some(to) = &to {
+                hdr.msg_name = to.as_ptr().cast_mut().cast();
+                hdr.msg_namelen = to.len();
+            }
             // IoSlice is ABI-compatible with iovec on Unix (std's promise).
             hdr.msg_iov = ptr::from_ref(datagram).cast_mut().cast();
             hdr.msg_iovlen = 1;
@@ -58,7 +61,7 @@ pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u6
     });
     partial::send_all(count, |from| {
         let rest = &mut msgs[from..count];
-        // SAFETY: each of the headers names `to` and one datagram, both
+        // SAFETY: each of the headers names `to` (or nothing) and one datagram, both
         // borrowed for this call; the kernel reads them and writes only the
         // headers' `msg_len`, within `rest`.
         let sent =
@@ -84,7 +87,7 @@ mod tests {
         let datagrams: Vec<IoSlice<'_>> = payloads.iter().map(|p| IoSlice::new(p)).collect();
         let refused = send_each(
             &OwnedFd::from(tx.try_clone().unwrap()),
-            rx.local_addr().unwrap(),
+            Some(rx.local_addr().unwrap()),
             &datagrams,
         );
         assert_eq!(refused, 0);

@@ -11,6 +11,7 @@ mod partial;
 mod portable;
 pub mod recv;
 pub mod send_batch;
+pub mod sockets;
 
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(any(target_os = "freebsd", target_os = "netbsd"), path = "mmsg.rs")]

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, SendFlags, recvfrom, sendto};
+use rustix::net::{RecvFlags, SendFlags, recvfrom, send, sendto};
 
 use super::recv::Arrival;
 
@@ -40,16 +40,28 @@ pub const SEGMENTATION: bool = false;
 
 /// No UDP_SEGMENT here (never called, see [`SEGMENTATION`]): refused as a
 /// Linux device without it refuses it.
-pub fn send_segmented(_: &OwnedFd, _: SocketAddr, _: &[IoSlice<'_>], _: u16) -> Result<(), Errno> {
+pub fn send_segmented(
+    _: &OwnedFd,
+    _: Option<SocketAddr>,
+    _: &[IoSlice<'_>],
+    _: u16,
+) -> Result<(), Errno> {
     Err(Errno::OPNOTSUPP)
 }
 
-/// Each datagram on its own, one sendto(2) each. Returns how many the
-/// kernel refused.
-pub fn send_each(udp: &OwnedFd, to: SocketAddr, datagrams: &[IoSlice<'_>]) -> u64 {
+/// Each datagram on its own, one sendto(2) each (send(2) on a socket
+/// connected to the destination, `to` `None`). Returns how many the kernel
+/// refused.
+pub fn send_each(udp: &OwnedFd, to: Option<SocketAddr>, datagrams: &[IoSlice<'_>]) -> u64 {
     let refused = datagrams
         .iter()
-        .filter(|datagram| sendto(udp, datagram, SendFlags::empty(), &to).is_err())
+        .filter(|datagram| {
+            match &to {
+                Some(to) => sendto(udp, datagram, SendFlags::empty(), to),
+                None => send(udp, datagram, SendFlags::empty()),
+            }
+            .is_err()
+        })
         .count();
     refused as u64
 }

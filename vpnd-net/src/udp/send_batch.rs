@@ -1,8 +1,9 @@
 //! Datagrams to send, kept in the order they were made and sent together:
 //! sealed DATA and the session's control datagrams share one batch, so a
 //! control datagram queued between two DATA leaves between them. Each slot
-//! keeps its own destination; consecutive slots to one destination leave
-//! in one sendmmsg(2) (Linux; one sendto(2) each elsewhere), runs of
+//! keeps its own destination, and leaves by the socket [`UdpSockets`]
+//! routes it to; consecutive slots to one destination leave in one
+//! sendmmsg(2) (Linux, FreeBSD, NetBSD; one sendto(2) each elsewhere), runs of
 //! equal-sized DATA in one UDP_SEGMENT send each where the kernel offers
 //! it. The buffers are allocated once; a batch is sent as soon as the tun
 //! would block, never held back to fill up (latency at low rates must not
@@ -17,6 +18,7 @@ use rustix::io::Errno;
 use vpnd_proto::wire;
 
 use super::os;
+use super::sockets::UdpSockets;
 
 /// Datagrams per batch. The event loop reads as many times from one
 /// descriptor before it turns to the others: one read fills one slot.
@@ -128,8 +130,10 @@ impl SendBatch {
     }
 
     /// Sends the committed datagrams in order, each to its own destination,
-    /// and empties the batch.
-    pub fn send(&mut self, udp: &OwnedFd) -> Sent {
+    /// and empties the batch. A destination no socket may send to yet
+    /// ([`UdpSockets::route`]) gets none: its control datagrams wait in
+    /// `udp` for the socket, its DATA count as refused.
+    pub fn send(&mut self, udp: &mut UdpSockets) -> Sent {
         let count = std::mem::take(&mut self.count);
         let mut sent = Sent::default();
         let mut start = 0;
@@ -139,14 +143,33 @@ impl SendBatch {
                 .iter()
                 .take_while(|f| f.to == to)
                 .count();
-            self.send_to(udp, to, start..start + same, &mut sent);
+            let range = start..start + same;
+            match udp.route(to) {
+                Some((fd, name)) => self.send_by(fd, name, range, &mut sent),
+                None => {
+                    for (slot, filled) in self.slots[range.clone()].iter().zip(&self.filled[range])
+                    {
+                        let control = (filled.kind == Kind::Control).then(|| &slot[..filled.len]);
+                        if !udp.unrouted(to, control) {
+                            sent.refused += 1;
+                        }
+                    }
+                }
+            }
             start += same;
         }
         sent
     }
 
-    /// Sends the slots in `range`, all for `to`.
-    fn send_to(&mut self, udp: &OwnedFd, to: SocketAddr, range: Range<usize>, sent: &mut Sent) {
+    /// Sends the slots in `range` by `udp`, naming `to` unless the socket
+    /// is connected to it (`None`).
+    fn send_by(
+        &mut self,
+        udp: &OwnedFd,
+        to: Option<SocketAddr>,
+        range: Range<usize>,
+        sent: &mut Sent,
+    ) {
         let mut datagrams = [IoSlice::new(&[]); BATCH];
         for (datagram, (slot, filled)) in datagrams.iter_mut().zip(
             self.slots[range.clone()]
@@ -179,7 +202,7 @@ impl SendBatch {
 /// many datagrams were handled (the rest are left to the caller).
 fn send_segmented(
     udp: &OwnedFd,
-    to: SocketAddr,
+    to: Option<SocketAddr>,
     filled: &[Filled],
     datagrams: &[IoSlice<'_>],
     refused: &mut u64,
@@ -239,6 +262,7 @@ fn run_end(filled: &[Filled], start: usize) -> usize {
 mod tests {
     use super::*;
     use std::net::UdpSocket;
+    use vpnd_proto::ipc::UdpSends;
 
     fn receiver() -> (UdpSocket, SocketAddr) {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -248,8 +272,9 @@ mod tests {
         (rx, to)
     }
 
-    fn sender() -> OwnedFd {
-        OwnedFd::from(UdpSocket::bind("127.0.0.1:0").unwrap())
+    fn sender() -> UdpSockets {
+        let fd = OwnedFd::from(UdpSocket::bind("127.0.0.1:0").unwrap());
+        UdpSockets::new(fd, UdpSends::Addressed)
     }
 
     /// Fills the next slot with `len` bytes of `mark` and commits it as DATA.
@@ -268,23 +293,23 @@ mod tests {
     #[test]
     fn a_batch_arrives_whole_and_in_order() {
         let (rx, to) = receiver();
-        let udp = sender();
+        let mut udp = sender();
         let mut batch = SendBatch::new(false);
         for i in 0..BATCH {
             data(&mut batch, 3 + i, i as u8, to);
         }
         assert!(batch.is_full());
-        assert_eq!(batch.send(&udp).refused, 0);
+        assert_eq!(batch.send(&mut udp).refused, 0);
         for i in 0..BATCH {
             assert_eq!(next(&rx), (3 + i, i as u8));
         }
-        assert_eq!(batch.send(&udp), Sent::default(), "empty");
+        assert_eq!(batch.send(&mut udp), Sent::default(), "empty");
     }
 
     #[test]
     fn runs_of_equal_sizes_leave_segmented_and_arrive_as_datagrams() {
         let (rx, to) = receiver();
-        let udp = sender();
+        let mut udp = sender();
         let mut batch = SendBatch::new(true);
         // Two runs (10 of 1400 then a short 900; 3 of 200), a lone 50,
         // then a longer one that starts a run of its own.
@@ -292,7 +317,7 @@ mod tests {
         for (i, size) in sizes.iter().enumerate() {
             data(&mut batch, *size, i as u8, to);
         }
-        assert_eq!(batch.send(&udp), Sent::default());
+        assert_eq!(batch.send(&mut udp), Sent::default());
         let mut buf = [0u8; SLOT];
         for (i, size) in sizes.iter().enumerate() {
             let n = rx.recv(&mut buf).unwrap();
@@ -335,7 +360,7 @@ mod tests {
     fn control_datagrams_leave_between_the_data_around_them_to_their_own_destination() {
         let (peer, to_peer) = receiver();
         let (old_peer, to_old_peer) = receiver();
-        let udp = sender();
+        let mut udp = sender();
         for gso in [false, true] {
             let mut batch = SendBatch::new(gso);
             // DATA of one size, so that with segmentation they would form
@@ -347,7 +372,7 @@ mod tests {
             assert!(batch.push_control(&[5; 92], to_old_peer));
             data(&mut batch, 500, 6, to_peer);
             assert!(!batch.push_control(&[0; SLOT + 1], to_peer), "too large");
-            assert_eq!(batch.send(&udp), Sent::default());
+            assert_eq!(batch.send(&mut udp), Sent::default());
             let at_peer: Vec<(usize, u8)> = (0..5).map(|_| next(&peer)).collect();
             assert_eq!(
                 at_peer,
@@ -356,5 +381,52 @@ mod tests {
             );
             assert_eq!(next(&old_peer), (92, 5), "gso {gso}");
         }
+    }
+}
+
+#[cfg(test)]
+mod connected_tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use vpnd_proto::ipc::UdpSends;
+
+    #[test]
+    fn connected_sends_leave_by_the_peers_socket_and_others_wait() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let peer = rx.local_addr().unwrap();
+        let elsewhere: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let listener = OwnedFd::from(UdpSocket::bind("127.0.0.1:0").unwrap());
+        let mut udp = UdpSockets::new(listener, UdpSends::Connected);
+        let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
+        connected.connect(peer).unwrap();
+        let from = connected.local_addr().unwrap();
+        udp.unrouted(peer, None);
+        assert_eq!(udp.take_request(vpnd_proto::Timestamp::ZERO), Some(peer));
+        udp.connected(peer, OwnedFd::from(connected)).unwrap();
+        for gso in [false, true] {
+            let mut batch = SendBatch::new(gso);
+            for (len, mark) in [(700, 1), (700, 2)] {
+                batch.next_slot()[..len].fill(mark);
+                batch.commit_data(len, peer);
+            }
+            assert!(batch.push_control(&[3; 90], elsewhere));
+            batch.next_slot()[..5].fill(4);
+            batch.commit_data(5, elsewhere);
+            assert!(batch.push_control(&[5; 60], peer));
+            // DATA for an address with no socket is refused; the control
+            // datagram waits for the parent's socket.
+            assert_eq!(batch.send(&mut udp).refused, 1, "gso {gso}");
+            let mut buf = [0u8; SLOT];
+            for want in [(700, 1), (700, 2), (60, 5)] {
+                let (n, src) = rx.recv_from(&mut buf).unwrap();
+                assert_eq!(((n, buf[0]), src), (want, from), "gso {gso}");
+            }
+        }
+        assert_eq!(
+            udp.take_request(vpnd_proto::Timestamp::ZERO),
+            Some(elsewhere)
+        );
     }
 }

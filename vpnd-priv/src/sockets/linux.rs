@@ -54,7 +54,7 @@ mod tests {
             return;
         }
         // Linux reports twice what was set.
-        let fd = udp(0).unwrap();
+        let fd = udp(0, false).unwrap();
         let got = sockopt::socket_recv_buffer_size(&fd).unwrap();
         assert!(got >= UDP_BUFFER, "{got}");
     }

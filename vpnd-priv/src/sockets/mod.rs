@@ -3,12 +3,14 @@
 //! does its own way (buffers past the limit, fragmentation, UDP offloads)
 //! is in its module, chosen below.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, sockopt};
+use rustix::net::{
+    AddressFamily, SocketFlags, SocketType, bind, connect, getsockname, socket_with, sockopt,
+};
 
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "bsd.rs")]
@@ -39,34 +41,119 @@ pub enum SocketError {
 
 /// A non-blocking, close-on-exec UDP socket on `port` for IPv4 and IPv6
 /// peers alike (an IPv6 socket with V6ONLY off); IPv4 only where the
-/// system has no IPv6 (W20: the deployed peer is IPv4 only).
-pub fn udp(port: u16) -> Result<OwnedFd, SocketError> {
+/// system has no IPv6, or refuses IPv4-mapped addresses on an IPv6 socket
+/// (logged; W20: the deployed peer is IPv4 only). `shared`: sockets
+/// connected to a peer will share the port ([`connected_udp`]).
+pub fn udp(port: u16, shared: bool) -> Result<OwnedFd, SocketError> {
     let err = |errno| SocketError::Udp { port, errno };
     let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
-    let fd = match socket_with(AddressFamily::INET6, SocketType::DGRAM, flags, None) {
-        Ok(fd) => {
-            sockopt::set_ipv6_v6only(&fd, false).map_err(err)?;
-            bind(
-                &fd,
-                &SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
-            )
-            .map_err(err)?;
-            fd
-        }
-        Err(rustix::io::Errno::AFNOSUPPORT) => {
-            let fd =
-                socket_with(AddressFamily::INET, SocketType::DGRAM, flags, None).map_err(err)?;
-            bind(
-                &fd,
-                &SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
-            )
-            .map_err(err)?;
-            fd
-        }
+    let dual_stack = match socket_with(AddressFamily::INET6, SocketType::DGRAM, flags, None) {
+        Ok(fd) => match sockopt::set_ipv6_v6only(&fd, false) {
+            Ok(()) => Some(fd),
+            Err(e) => {
+                log::warn!("UDP: no IPv4 on an IPv6 socket here ({e}): IPv4 peers only");
+                None
+            }
+        },
+        Err(rustix::io::Errno::AFNOSUPPORT) => None,
         Err(e) => return Err(err(e)),
     };
+    let (fd, any) = match dual_stack {
+        Some(fd) => (
+            fd,
+            SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)),
+        ),
+        None => (
+            socket_with(AddressFamily::INET, SocketType::DGRAM, flags, None).map_err(err)?,
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
+        ),
+    };
+    sockopt::set_socket_reuseport(&fd, shared).map_err(err)?;
+    bind(&fd, &any).map_err(err)?;
     os::enlarge_buffers(&fd);
     os::allow_fragmentation(&fd);
+    Ok(fd)
+}
+
+/// A UDP socket bound where `listener` is (a [`udp`] socket made
+/// `shared`) and connected to `peer`, with its options: the network
+/// process sends to the peer by it, naming no destination, where its
+/// sandbox refuses a send that names one (FreeBSD's capability mode).
+/// Both sockets set SO_REUSEPORT, which lets them share the port; the
+/// kernel hands a datagram to the socket whose connected address matches
+/// its sender before one bound to any (Linux: `compute_score` in
+/// net/ipv4/udp.c and net/ipv6/udp.c scores a matching remote address
+/// higher; FreeBSD: `in_pcblookup_hash_locked` in sys/netinet/in_pcb.c
+/// looks up the connected four-tuple before the wildcard sockets).
+/// `gro`: receive coalescing as on the listener.
+///
+/// Connecting fixes the socket's source address (the one the route to the
+/// peer gives then); [`source_for`] tells when the system would choose
+/// another, and the socket must be renewed.
+pub fn connected_udp(listener: &OwnedFd, peer: SocketAddr, gro: bool) -> Result<OwnedFd, String> {
+    let local = address_of(listener)?;
+    let fd = connected_beside(local, peer, true)?;
+    os::enlarge_buffers(&fd);
+    os::allow_fragmentation(&fd);
+    if gro {
+        os::udp_offloads(&fd);
+    }
+    Ok(fd)
+}
+
+/// The source address a datagram from `listener`'s port to `peer` would
+/// leave with now (a throwaway socket, connected and closed: nothing is
+/// sent), canonical (IPv4 plain).
+pub fn source_for(listener: &OwnedFd, peer: SocketAddr) -> Result<IpAddr, String> {
+    let local = address_of(listener)?;
+    let any = SocketAddr::new(local.ip(), 0);
+    let probe = connected_beside(any, peer, false)?;
+    address_of(&probe).map(|a| canonical_ip(a.ip()))
+}
+
+/// The source address `fd` sends with, canonical.
+pub fn source_of(fd: &OwnedFd) -> Result<IpAddr, String> {
+    address_of(fd).map(|a| canonical_ip(a.ip()))
+}
+
+fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn address_of(fd: &OwnedFd) -> Result<SocketAddr, String> {
+    getsockname(fd)
+        .ok()
+        .and_then(|a| SocketAddr::try_from(a).ok())
+        .ok_or_else(|| "the UDP socket has no address".to_owned())
+}
+
+/// A UDP socket of `local`'s family bound to it (sharing its port with
+/// `shared`) and connected to `peer` (IPv4 as mapped on IPv6).
+fn connected_beside(local: SocketAddr, peer: SocketAddr, shared: bool) -> Result<OwnedFd, String> {
+    let peer = match (local, peer) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4)) => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
+        _ => peer,
+    };
+    let family = match local {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+    let step = |what: String| move |e: rustix::io::Errno| format!("{what}: {e}");
+    let fd = socket_with(family, SocketType::DGRAM, flags, None).map_err(step("socket".into()))?;
+    if family == AddressFamily::INET6 {
+        sockopt::set_ipv6_v6only(&fd, false).map_err(step("IPV6_V6ONLY".into()))?;
+    }
+    if shared {
+        sockopt::set_socket_reuseport(&fd, true).map_err(step("SO_REUSEPORT".into()))?;
+    }
+    bind(&fd, &local).map_err(step(format!("bind {local}")))?;
+    connect(&fd, &peer).map_err(step(format!("connect {peer}")))?;
     Ok(fd)
 }
 
@@ -112,7 +199,7 @@ mod tests {
 
     #[test]
     fn one_socket_hears_ipv4_and_ipv6() {
-        let fd = udp(0).unwrap();
+        let fd = udp(0, false).unwrap();
         let sock = UdpSocket::from(fd);
         let port = sock.local_addr().unwrap().port();
         sock.set_nonblocking(false).unwrap();
@@ -125,13 +212,59 @@ mod tests {
             assert_eq!(src.port(), tx.local_addr().unwrap().port());
         }
         // The port is taken now.
-        assert!(matches!(udp(port), Err(SocketError::Udp { .. })));
+        assert!(matches!(udp(port, false), Err(SocketError::Udp { .. })));
+    }
+
+    #[test]
+    fn a_connected_socket_shares_the_port_and_hears_its_peer_alone() {
+        let listener = udp(0, true).unwrap();
+        let port = UdpSocket::from(listener.try_clone().unwrap())
+            .local_addr()
+            .unwrap()
+            .port();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let connected = connected_udp(&listener, peer.local_addr().unwrap(), false).unwrap();
+        let (listener, connected) = (UdpSocket::from(listener), UdpSocket::from(connected));
+        for s in [&listener, &connected] {
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+        }
+        // Sends by the connected socket name nothing and come from the port.
+        connected.send(b"to peer").unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from.port()), (&b"to peer"[..], port));
+        // The peer's datagrams reach the connected socket, anyone else's
+        // the listener.
+        for _ in 0..3 {
+            other.send_to(b"other", ("127.0.0.1", port)).unwrap();
+            peer.send_to(b"peer", ("127.0.0.1", port)).unwrap();
+        }
+        for _ in 0..3 {
+            let n = connected.recv(&mut buf).unwrap();
+            assert_eq!(&buf[..n], b"peer");
+            let (n, from) = listener.recv_from(&mut buf).unwrap();
+            assert_eq!(
+                (&buf[..n], from.port()),
+                (&b"other"[..], other.local_addr().unwrap().port())
+            );
+        }
+        // Its source, and the one the system would choose now, agree.
+        assert_eq!(
+            source_of(&OwnedFd::from(connected)).unwrap(),
+            source_for(&OwnedFd::from(listener), peer.local_addr().unwrap()).unwrap()
+        );
+        // A socket that is not shared keeps its port to itself.
+        let alone = udp(0, false).unwrap();
+        assert!(connected_udp(&alone, peer.local_addr().unwrap(), false).is_err());
     }
 
     #[test]
     fn buffers_are_set() {
         // The system's limit may cap them; the platform's tests say more.
-        let fd = udp(0).unwrap();
+        let fd = udp(0, false).unwrap();
         assert!(sockopt::socket_recv_buffer_size(&fd).unwrap() > 0);
     }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use vpnd_crypto::{PublicKey, SecretKey};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{PARAMS as PARAMETERS, parse, parse_stats_path};
+pub use parse::{MAX_SOCKET_PATH, PARAMS as PARAMETERS, parse, parse_stats_path};
 pub use print::Secrets;
 pub use values::{
     RemoteHost, RemoteHostError, StatsPrefix, StatsPrefixError, UserName, UserNameError,

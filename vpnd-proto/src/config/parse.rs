@@ -57,8 +57,9 @@ const ROLE_ONLY: [(&str, &[Role]); 8] = [
 const MAX_LINE: usize = 1024;
 /// Longest path accepted.
 const MAX_PATH: usize = 1023;
-/// `sun_path` holds 108 bytes with the NUL.
-const MAX_SOCKET_PATH: usize = 107;
+/// `sun_path` holds 108 bytes with the NUL on Linux, 104 on the BSDs (the
+/// `libc` crate's `sockaddr_un` for each; sys/sys/un.h).
+pub const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
 
 /// Parses the text of a configuration file. `path` only names the file in
 /// errors. Names are matched case-insensitively (as the deployed peer

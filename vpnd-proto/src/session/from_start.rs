@@ -82,6 +82,7 @@ mod tests {
             gid: 65534,
             offloads: Default::default(),
             console: false,
+            udp_sends: Default::default(),
         }
     }
 

@@ -248,6 +248,7 @@ fn start_exit_code(e: &StartError) -> u8 {
         StartError::PidFile(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
         StartError::Spawn(_) => EX_OSERR,
+        StartError::Environment(_) => EX_USAGE,
         StartError::Child(_) | StartError::Greeting(_) => EX_SOFTWARE,
     }
 }
