@@ -1,6 +1,7 @@
 //! The UDP system calls on FreeBSD and NetBSD: a batch leaves in one
-//! sendmmsg(2); receives, and the rest, are those of the systems without
-//! it ([`portable`](super::portable)).
+//! sendmmsg(2), receives come in batches of recvmmsg(2) (recv_batch.rs);
+//! the rest is that of the systems without them
+//! ([`portable`](super::portable)).
 //!
 //! NetBSD's sendmmsg is a system call (sys/kern/uipc_syscalls.c,
 //! `sys_sendmmsg`); FreeBSD's is the C library's loop of sendmsg(2)
@@ -11,13 +12,6 @@
 //! `size_t` on FreeBSD and an `unsigned int` on NetBSD, hence the casts);
 //! rustix has sendmmsg on Linux only, and nix's needs headers allocated
 //! per call.
-//!
-//! No recvmmsg(2): a receive hands over the datagrams of one sender
-//! ([`Datagrams`](super::recv::Datagrams)), and recvmmsg's each come with
-//! their own sender and buffer, which the event loop's receive would have
-//! to take apart; and FreeBSD's recvmmsg too is a loop of recvmsg(2) in
-//! the C library (lib/libc/gen/recvmmsg.c), so it saves no system call
-//! there.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -28,7 +22,8 @@ use nix::libc;
 use nix::sys::socket::{SockaddrLike, SockaddrStorage};
 use rustix::io::Errno;
 
-pub use super::portable::{RecvControl, SEGMENTATION, recv, send_segmented};
+pub use super::portable::{SEGMENTATION, send_segmented};
+pub use super::recv_batch::{RecvControl, recv};
 use super::send_batch::BATCH;
 use super::{partial, portable};
 

@@ -2,8 +2,8 @@
 //! segmentation and joining in the form Linux has them: one sendto(2) per
 //! datagram, one recvfrom(2) per receive. DragonFly is such a system (its
 //! sys/sys/socket.h declares no sendmmsg or recvmmsg, nor does the `libc`
-//! crate for it); FreeBSD and NetBSD send batches with sendmmsg (mmsg.rs)
-//! and take the rest from here.
+//! crate for it); FreeBSD and NetBSD send and receive in batches (mmsg.rs,
+//! recv_batch.rs) and take the rest from here.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -14,10 +14,13 @@ use rustix::net::{RecvFlags, SendFlags, recvfrom, send, sendto};
 
 use super::recv::Arrival;
 
-/// A receive brings no control message here.
+/// A receive brings no control message here. (FreeBSD and NetBSD receive
+/// by recv_batch.rs and send from here only.)
 #[derive(Debug)]
+#[cfg_attr(any(target_os = "freebsd", target_os = "netbsd"), allow(dead_code))]
 pub struct RecvControl;
 
+#[cfg_attr(any(target_os = "freebsd", target_os = "netbsd"), allow(dead_code))]
 impl RecvControl {
     pub fn new() -> RecvControl {
         RecvControl
@@ -25,6 +28,7 @@ impl RecvControl {
 }
 
 /// One receive into `buf`: one datagram.
+#[cfg_attr(any(target_os = "freebsd", target_os = "netbsd"), allow(dead_code))]
 pub fn recv(udp: &OwnedFd, buf: &mut [u8], _: &mut RecvControl) -> Result<Arrival, Errno> {
     let (_, len, from) = recvfrom(udp, buf, RecvFlags::empty())?;
     Ok(Arrival {
