@@ -135,6 +135,7 @@ impl Sysctls {
                 .map(|v| v.trim().to_owned())
                 .map_err(|e| sysctl_error(name, e));
         }
+        // sysctl(8) `-n`: the value alone, without the name.
         let out = Command::new("/sbin/sysctl")
             .args(["-n", name])
             .env_clear()
@@ -154,6 +155,7 @@ impl Sysctls {
         if name.starts_with('/') {
             return std::fs::write(self.path(name), value).map_err(|e| sysctl_error(name, e));
         }
+        // FreeBSD's and DragonFly's sysctl(8): `name=value` sets it.
         run(&Argv {
             program: PathBuf::from("/sbin/sysctl"),
             args: vec![format!("{name}={value}")],

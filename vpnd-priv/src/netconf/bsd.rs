@@ -7,13 +7,17 @@ use vpnd_proto::net::{IfName, Prefix};
 
 use super::{Argv, Direction, Family, Platform, Tools};
 
-/// Where every BSD has `ifconfig`.
+/// Where every BSD has `ifconfig` (sbin/Makefile.inc of all three trees:
+/// `BINDIR?= /sbin`).
 const IFCONFIG: &str = "/sbin/ifconfig";
-/// Where every BSD has `route`.
+/// Where every BSD has `route` (sbin/Makefile.inc, as above).
 const ROUTE: &str = "/sbin/route";
 
 /// The BSDs' command lines. NetBSD's `route` wants `-link` before
-/// `-interface`.
+/// `-interface`: FreeBSD's and DragonFly's route(8) take the name of a
+/// point-to-point interface as the `-interface` gateway, NetBSD's route(8)
+/// only an address, unless `-link` makes the addresses after it
+/// link-level ones (link_addr(3)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Bsd {
     /// NetBSD's `route` syntax.
@@ -30,6 +34,7 @@ impl Bsd {
 }
 
 impl Platform for Bsd {
+    /// ifconfig(8) of all three: `up`, `down`.
     fn link(&self, _tools: &Tools, device: &IfName, direction: Direction) -> Argv {
         let state = match direction {
             Direction::Apply => "up",
@@ -38,10 +43,14 @@ impl Platform for Bsd {
         Argv::new(IFCONFIG, &[device.as_str(), state])
     }
 
+    /// ifconfig(8): `mtu n`. NetBSD's tun takes 576 to 1500 (sys/net/if_tun.c,
+    /// tun_ioctl, SIOCSIFMTU), the range vpnd.conf allows.
     fn mtu(&self, _tools: &Tools, device: &IfName, mtu: u16) -> Argv {
         Argv::new(IFCONFIG, &[device.as_str(), "mtu", &mtu.to_string()])
     }
 
+    /// route(8) of all three: `-q` silences add and delete, `-inet` and
+    /// `-inet6` pick the family, `-net` with a net/bits destination.
     fn route(
         &self,
         _tools: &Tools,
@@ -69,6 +78,9 @@ impl Platform for Bsd {
 
     /// A host address on a point-to-point tun: the address is its own
     /// destination (the deployed peer used a fixed private address there).
+    /// ifconfig(8) of all three: `address_family address dest_address`
+    /// (dest_address: the other end of a point-to-point link), then
+    /// `alias` or `-alias`; inet6 takes `prefixlen`.
     fn address(&self, _tools: &Tools, device: &IfName, ip: &IpAddr, direction: Direction) -> Argv {
         let a = ip.to_string();
         let alias = match direction {
@@ -83,6 +95,8 @@ impl Platform for Bsd {
         Argv::new(IFCONFIG, &args)
     }
 
+    /// ip.forwarding and ip6.forwarding under net.inet and net.inet6:
+    /// inet(4) and inet6(4) of FreeBSD and DragonFly, NetBSD's sysctl(8).
     fn forwarding_sysctl(&self, family: Family) -> &'static str {
         match family {
             Family::V4 => "net.inet.ip.forwarding",

@@ -14,7 +14,9 @@
 //!   only downs it and purges its addresses).
 //! - A renamed tun keeps working: FreeBSD's if_tuntap.c (tunrename) gives
 //!   the device an alias of the new name; SIOCIFDESTROY finds the cloner
-//!   by the driver's name, not the interface's.
+//!   by the driver's name, not the interface's (FreeBSD sys/net/if.c,
+//!   ifioctl, case SIOCIFDESTROY, calls sys/net/if_clone.c,
+//!   if_clone_destroy, which looks the cloner up by `ifp->if_dname`).
 //! - `TUNSIFHEAD` with a non-zero int: "every packet is preceded with a
 //!   four byte address family" in network byte order, on read and on write
 //!   (tun.4).
@@ -97,7 +99,12 @@ const _: () = {
 };
 
 /// Opens the tun `name` with the address-family header; vpnd asks for no
-/// offload on the BSDs. See [`super::open_tun`].
+/// offload on the BSDs, whose tun has none to give: FreeBSD's
+/// sys/net/if_tuntap.c (tuncreate) gives a tun only IFCAP_LINKSTATE (the
+/// checksum and virtio-header offloads are the tap's, TAPSVNETHDR), and
+/// NetBSD's sys/net/if_tun.c (tunattach0) and DragonFly's
+/// sys/net/tun/if_tun.c (tuncreate) set no capabilities. See
+/// [`super::open_tun`].
 pub(super) fn open_tun(name: &IfName, _offload: bool) -> Result<(OwnedFd, TunOffloads), TunError> {
     let fd = unit::open(name)?;
     let offloads = TunOffloads {
@@ -109,6 +116,8 @@ pub(super) fn open_tun(name: &IfName, _offload: bool) -> Result<(OwnedFd, TunOff
 
 /// Destroys the interface `name` (`SIOCIFDESTROY` on a socket); one that
 /// is already gone (ENXIO, no interface of that name) is not an error.
+/// The ENXIO: if_clone_destroy, `if (ifp == NULL) return (ENXIO)` after
+/// looking the name up (FreeBSD sys/net/if_clone.c; NetBSD sys/net/if.c).
 pub(super) fn destroy(name: &IfName) -> Result<(), TunError> {
     match if_ioctl::<SIOCIFDESTROY>(IfReq::named(name)) {
         Ok(()) | Err(Errno::NXIO) => Ok(()),
@@ -156,6 +165,12 @@ fn set_int<const OPCODE: Opcode>(fd: BorrowedFd<'_>, value: libc::c_int) -> Resu
 }
 
 /// Opens the tun device `path` read-write, non-blocking and close-on-exec.
+/// O_NONBLOCK at open is what makes reads return EWOULDBLOCK on FreeBSD:
+/// sys/net/if_tuntap.c, tunread, tests `flag & O_NONBLOCK`, the file's
+/// flags (sys/fs/devfs/devfs_vnops.c, devfs_read_f), and tunioctl takes
+/// FIONBIO as a no-op. On DragonFly sys/net/tun/if_tun.c, tunread, tests
+/// IO_NDELAY, which sys/vfs/devfs/devfs_vnops.c (devfs_fo_read) sets from
+/// the file's FNONBLOCK. NetBSD's tunread ignores it: see netbsd.rs.
 fn open_device(path: &str) -> Result<OwnedFd, Errno> {
     open(
         path,

@@ -32,7 +32,8 @@ const _: () = assert!(TUNSIFMODE as u64 == 0x8004_745e);
 const DEVNAME_MAX: usize = 256;
 
 /// Clones a tun, makes it point to point with the address-family header,
-/// and renames it to `name`.
+/// and renames it to `name`. Its open flag alone makes it non-blocking on
+/// both systems (see `open_device` in bsd.rs).
 pub(super) fn open(name: &IfName) -> Result<OwnedFd, TunError> {
     let fd = open_device(CLONE_DEVICE).map_err(|errno| TunError::Open {
         device: CLONE_DEVICE,
@@ -59,6 +60,9 @@ fn set_up(fd: &OwnedFd, unit: &IfName, name: &IfName) -> Result<(), TunError> {
         name: name.clone(),
         errno,
     };
+    // Point to point is already the default (FreeBSD sys/net/if_tuntap.c
+    // and DragonFly sys/net/tun/if_tun.c, tuncreate: `IFF_POINTOPOINT`);
+    // it is set so that it is not assumed.
     set_int::<TUNSIFMODE>(fd.as_fd(), libc::IFF_POINTOPOINT).map_err(create)?;
     set_af_header(fd, name)?;
     // Renaming to its own name would fail (the name exists).
@@ -85,7 +89,9 @@ fn unit_name(fd: &OwnedFd) -> Result<IfName, Errno> {
     devname(rdev, &mut buf)?;
     let name = CStr::from_bytes_until_nul(&buf).map_err(|_| Errno::NODEV)?;
     // A device number devname_r cannot name comes back as `#C...`, which
-    // is no interface name.
+    // is no interface name (lib/libc/gen/devname.c, devname_r: formatted
+    // `#%c:%d:0x%x` on FreeBSD, `#%c%d:0x%x` on DragonFly; `#` and `:`
+    // are not in IfName).
     name.to_str()
         .ok()
         .and_then(|s| s.parse().ok())
@@ -95,7 +101,8 @@ fn unit_name(fd: &OwnedFd) -> Result<IfName, Errno> {
 /// devname_r(3) of the character device `rdev` into `buf`.
 #[allow(unsafe_code)]
 fn devname(rdev: libc::dev_t, buf: &mut [u8; DEVNAME_MAX]) -> Result<(), Errno> {
-    // The length is an int on FreeBSD and a size_t on DragonFly.
+    // The length is an int on FreeBSD and a size_t on DragonFly (each
+    // one's lib/libc/gen/devname.c, devname_r).
     let len = DEVNAME_MAX.try_into().map_err(|_| Errno::INVAL)?;
     // SAFETY: devname_r writes at most `len` bytes, NUL included, into
     // `buf`, which is that long and lives past the call.

@@ -15,7 +15,8 @@ pub enum Naming {
     /// FreeBSD and DragonFly clone a `tunN` and rename it (`SIOCSIFNAME`).
     Any,
     /// NetBSD: the device is `/dev/tunN` and the interface keeps its name
-    /// `tunN`, so only such a name can be asked for.
+    /// `tunN`, so only such a name can be asked for (NetBSD
+    /// sys/net/if_tun.c, tunopen: the unit is the device's minor).
     Numbered,
 }
 
@@ -39,7 +40,8 @@ pub fn check(name: &IfName, naming: Naming) -> Result<(), String> {
 }
 
 /// The unit number of a `tunN` name: decimal digits, no leading zero
-/// (`tun01` is not the interface `/dev/tun1` makes).
+/// (`tun01` is not the interface `/dev/tun1` makes: NetBSD sys/net/if.c,
+/// if_initname, writes the unit with `%d`).
 pub fn unit(name: &IfName) -> Option<u32> {
     let digits = name.as_str().strip_prefix("tun")?;
     let leading_zero = digits.len() > 1 && digits.starts_with('0');

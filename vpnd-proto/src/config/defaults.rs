@@ -27,7 +27,8 @@ pub const REMOTE_NONCE_FILE: &str = "/var/db/remote_vpnd.nonce";
 pub const CHROOT_DIR: &str = "/var/empty";
 
 /// `ip_path` (Linux's iproute2; the BSDs use their own `ifconfig` and
-/// `route`, not configurable).
+/// `route`, not configurable: both are in /sbin on all three,
+/// sbin/Makefile.inc, `BINDIR?= /sbin`).
 pub const IP_PATH: &str = "/sbin/ip";
 
 /// `resolvconf_path`: Debian's resolvconf and FreeBSD's base-system
