@@ -2,7 +2,9 @@
 //! a checked group set (credentials.rs), nothing more. Neither system has
 //! Capsicum (FreeBSD's, freebsd.rs) or OpenBSD's pledge and unveil, so the
 //! network process can still make any system call its user may: start-up
-//! says so in the log.
+//! says so in the log. (Neither source tree has FreeBSD's
+//! sys/sys/capsicum.h, and the `libc` crate declares cap_enter for FreeBSD
+//! only and pledge and unveil for OpenBSD only.)
 
 use super::rights::Kept;
 use super::{Sandbox, SandboxError, credentials};

@@ -82,6 +82,11 @@ pub(super) fn enter(sandbox: &Sandbox, kept: &[Kept]) -> Result<(), SandboxError
 
 /// Limits a descriptor received in capability mode (cap_rights_limit(2)
 /// may only take rights away, which capability mode allows).
+/// cap_rights_limit(2): rights "can be reduced (but never expanded)";
+/// kern_cap_rights_limit() in sys/kern/sys_capability.c refuses an
+/// increase with ENOTCAPABLE; sys/kern/capabilities.conf lists
+/// cap_rights_limit, cap_fcntls_limit and cap_ioctls_limit among the calls
+/// capability mode allows.
 pub(super) fn limit_received(role: rights::Role, fd: i32) -> Result<(), PlatformError> {
     limit(role, fd)
 }
@@ -103,6 +108,9 @@ fn limit(role: rights::Role, fd: i32) -> Result<(), PlatformError> {
     #[allow(unsafe_code)]
     let rc = unsafe { libc::cap_rights_limit(fd, &set) };
     nix::errno::Errno::result(rc).map_err(fail("cap_rights_limit"))?;
+    // The lists only count alongside their right: kern_cap_rights_limit()
+    // (sys/kern/sys_capability.c) empties the fcntl list of a descriptor
+    // left without CAP_FCNTL, and the ioctl list of one without CAP_IOCTL.
     if entry.rights.contains(&rights::CAP_FCNTL) {
         // SAFETY: plain integer arguments.
         #[allow(unsafe_code)]
@@ -142,6 +150,11 @@ fn rights_set(list: &[u64]) -> libc::cap_rights_t {
     // SAFETY: __cap_rights_init writes the whole structure (version and
     // every word) before reading any of it, then sets each right of the
     // zero-ended list, passed as u64 as the C macro passes them.
+    // (sys/kern/subr_capability.c: __cap_rights_init() starts with
+    // CAP_NONE(rights), which sys/sys/capsicum.h defines as a store to
+    // cr_rights[0] and cr_rights[1], the two words of a version-0
+    // cap_rights_t, `cr_rights: [u64; 2]` in libc; cap_rights_vset() then
+    // reads and ors.)
     #[allow(unsafe_code)]
     unsafe {
         libc::__cap_rights_init(
@@ -159,6 +172,8 @@ fn rights_set(list: &[u64]) -> libc::cap_rights_t {
 }
 
 /// cap_enter(2), then cap_getmode(2) must say capability mode: fail closed.
+/// (sys_cap_getmode() in sys/kern/sys_capability.c copies out 1 in
+/// capability mode and 0 outside it.)
 fn enter_capability_mode() -> Result<(), PlatformError> {
     let fail = |call| move |errno| PlatformError::CapabilityMode { call, errno };
     // SAFETY: no arguments.

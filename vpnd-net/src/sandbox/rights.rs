@@ -64,7 +64,8 @@ pub const CAP_FCNTL_SETFL: u32 = 1 << 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ioctl {
     /// Non-blocking on or off: std's `set_nonblocking` on an accepted
-    /// stats connection.
+    /// stats connection (ioctl(FIONBIO) on the BSDs: Socket::set_nonblocking
+    /// in Rust's library/std/src/sys/net/connection/socket/unix.rs).
     Fionbio,
 }
 
@@ -75,9 +76,13 @@ pub struct Rights {
     pub role: Role,
     /// cap_rights_limit(2)'s rights.
     pub rights: &'static [u64],
-    /// cap_fcntls_limit(2)'s commands (meaningful with CAP_FCNTL).
+    /// cap_fcntls_limit(2)'s commands (meaningful with CAP_FCNTL: FreeBSD's
+    /// kern_cap_rights_limit() in sys/kern/sys_capability.c empties the
+    /// list of a descriptor without it).
     pub fcntls: u32,
-    /// cap_ioctls_limit(2)'s commands (meaningful with CAP_IOCTL).
+    /// cap_ioctls_limit(2)'s commands (meaningful with CAP_IOCTL: without
+    /// it the list is emptied the same way, and cap_ioctl_check() refuses
+    /// every command).
     pub ioctls: &'static [Ioctl],
 }
 

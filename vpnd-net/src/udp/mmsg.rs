@@ -10,8 +10,10 @@
 //! call per batch. The `libc` crate declares both (src/unix/bsd/
 //! freebsdlike/freebsd/mod.rs, src/unix/bsd/netbsdlike/mod.rs: `vlen` a
 //! `size_t` on FreeBSD and an `unsigned int` on NetBSD, hence the casts);
-//! rustix has sendmmsg on Linux only, and nix's needs headers allocated
-//! per call.
+//! rustix has sendmmsg on Linux only (rustix 1.1.6, src/net/send_recv/
+//! msg.rs: `#[cfg(target_os = "linux")]`), and nix's takes its headers
+//! from a `MultiHeaders` that `preallocate` builds on the heap (nix 0.31.4,
+//! src/sys/socket/mod.rs), where the headers here stay on the stack.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;

@@ -39,7 +39,9 @@ pub fn recv(udp: &OwnedFd, buf: &mut [u8], _: &mut RecvControl) -> Result<Arriva
 }
 
 /// The kernel cannot cut one send into datagrams here: batches leave one
-/// datagram at a time whatever the parent asked for.
+/// datagram at a time whatever the parent asked for. (sys/netinet/udp.h
+/// on FreeBSD, NetBSD and DragonFly defines neither UDP_SEGMENT nor
+/// UDP_GRO.)
 pub const SEGMENTATION: bool = false;
 
 /// No UDP_SEGMENT here (never called, see [`SEGMENTATION`]): refused as a

@@ -9,16 +9,30 @@ use rustix::net::sockopt;
 use super::UDP_BUFFER;
 
 /// No UDP segmentation or receive coalescing here: (GSO, GRO) are off.
+/// (sys/netinet/udp.h on FreeBSD, NetBSD and DragonFly defines neither
+/// UDP_SEGMENT nor UDP_GRO.)
 pub fn udp_offloads(_fd: &OwnedFd) -> (bool, bool) {
     (false, false)
 }
 
 /// Nothing to do: path-MTU discovery does not refuse a large UDP datagram
-/// here, the kernel fragments it.
+/// here, the kernel fragments it. FreeBSD: udp_output() in
+/// sys/netinet/udp_usrreq.c sets IP_DF only for a socket with IP_DONTFRAG
+/// (INP_DONTFRAG; ip(4)), and ip6_output() in sys/netinet6/ip6_output.c
+/// fragments to the path MTU unless IPV6_DONTFRAG is set ("1-b: fragment
+/// if tlen > path mtu").
 pub(super) fn allow_fragmentation(_fd: &OwnedFd) {}
 
-/// Sets [`UDP_BUFFER`] each way within the system's limit (root has no
-/// way past it here); best effort: a smaller buffer only loses bursts.
+/// Asks for [`UDP_BUFFER`] each way; the system's limit binds root too
+/// (sbreserve_locked() asks for no privilege); best effort: a smaller
+/// buffer only loses bursts. FreeBSD: sbsetopt() in
+/// sys/kern/uipc_sockbuf.c returns ENOBUFS when sbreserve_locked() finds
+/// `cc > sb_max_adj` (`kern.ipc.maxsockbuf`, default SB_MAX, 2 MB, in
+/// sys/sys/sockbuf.h, less the mbuf overhead), and the buffer keeps its
+/// size; NetBSD's sbreserve() (sys/kern/uipc_socket2.c) refuses the same
+/// way. Only DragonFly's ssb_reserve() (sys/kern/uipc_socket2.c) clamps a
+/// user socket's request to the limit. So on a FreeBSD with the default
+/// limit, asking for UDP_BUFFER (4 MB) leaves both buffers as they were.
 pub(super) fn enlarge_buffers(fd: &OwnedFd) {
     let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
     let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);

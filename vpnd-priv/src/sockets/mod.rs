@@ -44,6 +44,14 @@ pub enum SocketError {
 /// system has no IPv6, or refuses IPv4-mapped addresses on an IPv6 socket
 /// (logged; W20: the deployed peer is IPv4 only). `shared`: sockets
 /// connected to a peer will share the port ([`connected_udp`]).
+///
+/// Clearing IPV6_V6ONLY before bind, in ip6_ctloutput()
+/// (sys/netinet6/ip6_output.c): FreeBSD sets INP_IPV4 on the socket, which
+/// then hears IPv4 peers as ::ffff:a.b.c.d (ip6(4)); NetBSD allows it
+/// unless the kernel has `options INET6_BINDV6ONLY` (then EINVAL);
+/// DragonFly refuses it, `/* Don't allow v4-mapped */` with EOPNOTSUPP, and
+/// always reports V6ONLY as 1. So on DragonFly this is the IPv4 fallback
+/// below, with its log line, every time.
 pub fn udp(port: u16, shared: bool) -> Result<OwnedFd, SocketError> {
     let err = |errno| SocketError::Udp { port, errno };
     let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
@@ -83,13 +91,29 @@ pub fn udp(port: u16, shared: bool) -> Result<OwnedFd, SocketError> {
 /// kernel hands a datagram to the socket whose connected address matches
 /// its sender before one bound to any (Linux: `compute_score` in
 /// net/ipv4/udp.c and net/ipv6/udp.c scores a matching remote address
-/// higher; FreeBSD: `in_pcblookup_hash_locked` in sys/netinet/in_pcb.c
-/// looks up the connected four-tuple before the wildcard sockets).
-/// `gro`: receive coalescing as on the listener.
+/// higher; FreeBSD: `in_pcblookup_hash_locked` and `in_pcblookup_hash_smr`
+/// in sys/netinet/in_pcb.c, and `in6_pcblookup_hash_smr` in
+/// sys/netinet6/in6_pcb.c, look up the connected four-tuple before the
+/// wildcard sockets). `gro`: receive coalescing as on the listener.
+///
+/// FreeBSD's port sharing, in6_pcbbind_avail() in sys/netinet6/in6_pcb.c
+/// (and in_pcbbind_setup() in sys/netinet/in_pcb.c): a bind to a port in
+/// use succeeds only if the socket holding it set SO_REUSEPORT too, and,
+/// unless the binder has PRIV_NETINET_REUSEPORT (root), only if both are
+/// owned by one uid ("SO_REUSE* can only be used to share a port among
+/// sockets owned by the same user"), else EADDRINUSE; for a dual-stack
+/// bind it checks the IPv4 side as well. The parent opens these sockets
+/// as root, so no process of another uid can join the port.
 ///
 /// Connecting fixes the socket's source address (the one the route to the
-/// peer gives then); [`source_for`] tells when the system would choose
-/// another, and the socket must be renewed.
+/// peer gives then): FreeBSD's in6_pcbconnect() (sys/netinet6/in6_pcb.c)
+/// stores the address in6_pcbladdr() selects when the socket is bound to
+/// any, and refuses a four-tuple already connected (EADDRINUSE); an
+/// IPv4-mapped peer goes, by udp6_connect() (sys/netinet6/udp6_usrreq.c),
+/// to in_pcbconnect() (sys/netinet/in_pcb.c) on an IPv4-only pcb, which
+/// stores the local address in_pcbconnect_setup() gives. [`source_for`]
+/// tells when the system would choose another, and the socket must be
+/// renewed.
 pub fn connected_udp(listener: &OwnedFd, peer: SocketAddr, gro: bool) -> Result<OwnedFd, String> {
     let local = address_of(listener)?;
     let fd = connected_beside(local, peer, true)?;

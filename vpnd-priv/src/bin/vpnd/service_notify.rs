@@ -58,6 +58,9 @@ fn send_to(sock: &UnixDatagram, socket: &OsString, bytes: &[u8]) -> std::io::Res
     }
 }
 
+/// No abstract namespace here: the name is always a path (FreeBSD's unix(4):
+/// the family "uses file system pathnames for addressing", and "All
+/// addresses are absolute- or relative-pathnames").
 #[cfg(not(target_os = "linux"))]
 fn send_to(sock: &UnixDatagram, socket: &OsString, bytes: &[u8]) -> std::io::Result<usize> {
     sock.send_to(bytes, socket)
