@@ -1,5 +1,5 @@
 //! The real clock the event loop feeds the session: one that keeps
-//! counting through suspend (PROTOCOL.md timers must see suspended time
+//! counting through suspend (doc/protocol.md's timers must see suspended time
 //! pass, or a laptop that slept would keep a dead session).
 
 use rustix::time::ClockId;
@@ -9,8 +9,13 @@ use vpnd_proto::Timestamp;
 /// there, its boot-time clock does not.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const THROUGH_SUSPEND: ClockId = ClockId::Boottime;
-/// The clock that counts through suspend elsewhere: the monotonic clock
-/// (FreeBSD's counts through suspend).
+/// Elsewhere the monotonic clock. Whether a BSD's counts through suspend
+/// is not settled by its source: FreeBSD's CLOCK_MONOTONIC and CLOCK_UPTIME
+/// are both nanouptime() (sys/kern/kern_time.c, kern_clock_gettime()), and
+/// its clock_gettime(2) says CLOCK_UPTIME counts while the machine runs.
+/// Where it stops, a host that slept sees its timers (peer dead, key age)
+/// run on from where they were: a dead session is found 20 s of running
+/// time after the resume rather than at once.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const THROUGH_SUSPEND: ClockId = ClockId::Monotonic;
 

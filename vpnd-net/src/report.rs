@@ -1,5 +1,5 @@
 //! What the network process reports: the state dump (SIGUSR1, console
-//! `stats`), the Graphite lines of the stats socket (PROTOCOL.md
+//! `stats`), the Graphite lines of the stats socket (doc/protocol.md
 //! "Statistics") and the status block that `vpnd -s` prints. The names
 //! and lines are documented in vpnd(8); change them there too.
 

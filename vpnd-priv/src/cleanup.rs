@@ -59,8 +59,9 @@ impl<P: Platform> Drop for Cleanup<P> {
         if let Some(p) = &self.stats_path {
             let _ = std::fs::remove_file(p);
         }
-        // Held means created: the BSDs keep the interface after its last
-        // descriptor, so it is destroyed once its changes are undone.
+        // Held means created: FreeBSD and NetBSD keep the interface after
+        // its last descriptor, so it is destroyed once its changes are
+        // undone (DragonFly destroys it at the last close: tun/bsd.rs).
         if self.tun.take().is_some()
             && let Err(e) = crate::tun::destroy(&self.executor.device)
         {

@@ -155,12 +155,19 @@ impl Sysctls {
         if name.starts_with('/') {
             return std::fs::write(self.path(name), value).map_err(|e| sysctl_error(name, e));
         }
-        // FreeBSD's and DragonFly's sysctl(8): `name=value` sets it.
-        run(&Argv {
-            program: PathBuf::from("/sbin/sysctl"),
-            args: vec![format!("{name}={value}")],
-            stdin: None,
-        })
+        run(&sysctl_set(name, value))
+    }
+}
+
+/// sysctl(8) `-w name=value`: NetBSD sets a value only with -w
+/// (sbin/sysctl/sysctl.c, parse(): "Must specify -w to set variables");
+/// FreeBSD's and DragonFly's sysctl(8) accept -w and ignore it
+/// ("deprecated and is silently ignored").
+fn sysctl_set(name: &str, value: &str) -> Argv {
+    Argv {
+        program: PathBuf::from("/sbin/sysctl"),
+        args: vec!["-w".to_owned(), format!("{name}={value}")],
+        stdin: None,
     }
 }
 
@@ -291,4 +298,16 @@ pub fn check_programs(platform: &impl Platform, tools: &Tools) -> Result<(), Exe
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bsd_sysctl_is_set_with_w_which_netbsd_needs() {
+        let argv = sysctl_set("net.inet.ip.forwarding", "1");
+        assert_eq!(argv.program, PathBuf::from("/sbin/sysctl"));
+        assert_eq!(argv.args, ["-w", "net.inet.ip.forwarding=1"]);
+    }
 }

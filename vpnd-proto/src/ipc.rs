@@ -1,5 +1,5 @@
 //! The messages between the root parent and the unprivileged network
-//! process, and their frame codec (STYLE.md, "The privilege boundary").
+//! process, and their frame codec (doc/design.md, "The privilege boundary").
 //!
 //! One `SOCK_SEQPACKET` frame carries one message, bincode-encoded. The
 //! child names intents; the parent owns the nouns: no paths, interface

@@ -1,5 +1,5 @@
 //! The network process's sandbox, entered before it reads one byte from
-//! the network, in OpenIKED's order (DESIGN.md): chroot into an empty
+//! the network, in OpenIKED's order (doc/design.md): chroot into an empty
 //! directory, drop to the unprivileged user and group, check that root
 //! cannot be regained, then what the platform has beyond that. One
 //! function per platform, in the module chosen below; the steps every

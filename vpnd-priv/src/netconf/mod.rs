@@ -187,7 +187,7 @@ pub fn undo(
 }
 
 /// The resolvconf record name: the tun's name with openresolv's protocol
-/// tag, understood by systemd's resolvconf too (PROTOCOL.md).
+/// tag, understood by systemd's resolvconf too (doc/protocol.md).
 pub fn resolver_record(device: &IfName) -> String {
     format!("{device}.vpnd")
 }

@@ -23,17 +23,19 @@ pub fn udp_offloads(_fd: &OwnedFd) -> (bool, bool) {
 /// if tlen > path mtu").
 pub(super) fn allow_fragmentation(_fd: &OwnedFd) {}
 
-/// Asks for [`UDP_BUFFER`] each way; the system's limit binds root too
-/// (sbreserve_locked() asks for no privilege); best effort: a smaller
-/// buffer only loses bursts. FreeBSD: sbsetopt() in
+/// Asks for [`UDP_BUFFER`] each way, then for half as much while the
+/// system refuses, down to a quarter megabyte; the system's limit binds
+/// root too (sbreserve_locked() asks for no privilege); best effort: a
+/// smaller buffer only loses bursts. FreeBSD: sbsetopt() in
 /// sys/kern/uipc_sockbuf.c returns ENOBUFS when sbreserve_locked() finds
 /// `cc > sb_max_adj` (`kern.ipc.maxsockbuf`, default SB_MAX, 2 MB, in
 /// sys/sys/sockbuf.h, less the mbuf overhead), and the buffer keeps its
 /// size; NetBSD's sbreserve() (sys/kern/uipc_socket2.c) refuses the same
-/// way. Only DragonFly's ssb_reserve() (sys/kern/uipc_socket2.c) clamps a
-/// user socket's request to the limit. So on a FreeBSD with the default
-/// limit, asking for UDP_BUFFER (4 MB) leaves both buffers as they were.
+/// way. DragonFly's ssb_reserve() (sys/kern/uipc_socket2.c) clamps a user
+/// socket's request to the limit instead, so the first request takes.
 pub(super) fn enlarge_buffers(fd: &OwnedFd) {
-    let _ = sockopt::set_socket_recv_buffer_size(fd, UDP_BUFFER);
-    let _ = sockopt::set_socket_send_buffer_size(fd, UDP_BUFFER);
+    let sizes =
+        || std::iter::successors(Some(UDP_BUFFER), |s| Some(s / 2)).take_while(|s| *s >= 256 << 10);
+    let _ = sizes().find(|&s| sockopt::set_socket_recv_buffer_size(fd, s).is_ok());
+    let _ = sizes().find(|&s| sockopt::set_socket_send_buffer_size(fd, s).is_ok());
 }

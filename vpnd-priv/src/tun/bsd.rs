@@ -9,9 +9,13 @@
 //!   devname(3) tells (FreeBSD and DragonFly share/man/man4/tun.4); the
 //!   clone is made only for root (FreeBSD sys/net/if_tuntap.c, tunclone:
 //!   `priv_check_cred(cred, PRIV_NET_IFCREATE)`).
-//! - The interface persists after the last close, brought down, until
-//!   `ifconfig tunN destroy` (tun.4 of both; FreeBSD if_tuntap.c tundtor
-//!   only downs it and purges its addresses).
+//! - FreeBSD: the interface persists after the last close, brought down,
+//!   until `ifconfig tunN destroy` (tun.4; if_tuntap.c tundtor only downs
+//!   it and purges its addresses). DragonFly's tun.4 says the same, but its
+//!   driver destroys a tun cloned from `/dev/tun` at the last close
+//!   (sys/net/tun/if_tun.c: tunclone() calls tuncreate() without
+//!   TUN_MANUALMAKE, and tunclose() destroys such a unit), so there vpnd
+//!   destroys nothing itself ([`destroy`]).
 //! - A renamed tun keeps working: FreeBSD's if_tuntap.c (tunrename) gives
 //!   the device an alias of the new name; SIOCIFDESTROY finds the cloner
 //!   by the driver's name, not the interface's (FreeBSD sys/net/if.c,
@@ -119,6 +123,13 @@ pub(super) fn open_tun(name: &IfName, _offload: bool) -> Result<(OwnedFd, TunOff
 /// The ENXIO: if_clone_destroy, `if (ifp == NULL) return (ENXIO)` after
 /// looking the name up (FreeBSD sys/net/if_clone.c; NetBSD sys/net/if.c).
 pub(super) fn destroy(name: &IfName) -> Result<(), TunError> {
+    // DragonFly: the last close destroyed it; and its SIOCIFDESTROY finds
+    // the cloner by the name given (sys/net/if_clone.c, if_clone_destroy
+    // through if_clone_lookup), which a renamed tun no longer starts with
+    // (EINVAL).
+    if cfg!(target_os = "dragonfly") {
+        return Ok(());
+    }
     match if_ioctl::<SIOCIFDESTROY>(IfReq::named(name)) {
         Ok(()) | Err(Errno::NXIO) => Ok(()),
         Err(errno) => Err(TunError::Destroy {

@@ -1,5 +1,5 @@
 //! Linux's tun: the `/dev/net/tun` clone device, without the
-//! packet-information header (DATA carries bare IP packets, PROTOCOL.md),
+//! packet-information header (DATA carries bare IP packets, doc/protocol.md),
 //! with a virtio-net header and TSO/USO where the kernel offers them.
 // The TUNSETIFF ioctl has no safe wrapper; this module is the one place
 // that issues it.

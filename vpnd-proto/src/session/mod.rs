@@ -1,4 +1,4 @@
-//! The session state machine of PROTOCOL.md as a sans-IO value.
+//! The session state machine of doc/protocol.md as a sans-IO value.
 //!
 //! A [`Session`] owns the keys, the nonces, the replay window, the timers and
 //! the counters of one tunnel, and does no I/O: the caller feeds it what

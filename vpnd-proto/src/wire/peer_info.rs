@@ -9,7 +9,7 @@ use super::{FrameError, MessageType, PEER_INFO_LEN};
 use crate::net::{Prefix, ResolvDomain};
 
 /// The family byte this side writes for an IPv6 address: its own
-/// system's `AF_INET6`, as the deployed peers write theirs (PROTOCOL.md
+/// system's `AF_INET6`, as the deployed peers write theirs (doc/protocol.md
 /// "Peer info"). The pure crate does not know the system: the caller
 /// that does passes it in ([`crate::session::SessionConfig`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ const AF_INET6_ANY: [u8; 4] = [
     Inet6Family::MACOS.value(),
 ];
 
-// Offsets (PROTOCOL.md "Peer info (92 bytes)").
+// Offsets (doc/protocol.md "Peer info").
 const PEER_ID: usize = 0;
 const HOST_FAMILY: usize = 4;
 const HOST_PREFIX: usize = 5;
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn deployed_example_encodes_byte_for_byte() {
-        // DEPLOYED.md section 3, the observed host-gw peer info.
+        // doc/deployed-peer.md section 3, the observed host-gw peer info.
         let expected = unhex(
             "12345678 02 18 02 18 02 c6130302 000000000000000000000000 c6130100 \
              000000000000000000000000 c6130135 000000000000000000000000 \
