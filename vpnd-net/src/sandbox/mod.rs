@@ -116,7 +116,10 @@ pub const NAMED_SENDS_ALLOWED: bool = os::NAMED_SENDS_ALLOWED;
 /// Limits a descriptor received inside the sandbox (the socket the parent
 /// connected to the peer) to the rights of `role`, as [`Sandbox::enter`]
 /// limited those kept: on FreeBSD a descriptor passed by SCM_RIGHTS comes
-/// with every right its sender's had; elsewhere there is nothing to limit.
+/// with the rights its sender's had, all of them from the parent
+/// (sys/kern/uipc_usrreq.c: unp_internalize() copies the sender's
+/// `fde_caps`, unp_externalize() installs the descriptor with them);
+/// elsewhere there is nothing to limit.
 pub fn limit_received(role: Role, fd: &impl std::os::fd::AsRawFd) -> Result<(), PlatformError> {
     os::limit_received(role, fd.as_raw_fd())
 }
