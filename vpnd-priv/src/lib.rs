@@ -17,6 +17,7 @@ pub mod netconf;
 pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
+pub mod printable;
 pub mod serve;
 pub mod sockets;
 pub mod spawn;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vpnd_net::stats_server::{MAX_PENDING, REQUEST_WAIT, STATUS_REQUEST};
+use vpnd_priv::printable::printable;
 
 /// How long the daemon may take to answer.
 const ANSWER_WAIT: Duration = Duration::from_secs(5);
@@ -93,32 +94,6 @@ fn ask(path: &Path) -> Result<String, StatusError> {
         .take(MAX_ANSWER)
         .read_to_end(&mut answer)
         .map_err(read_error)?;
+    // It comes from the unprivileged network process.
     Ok(printable(&answer))
-}
-
-/// The answer as text fit for root's terminal: it comes from the
-/// unprivileged network process, so control characters (escape
-/// sequences) other than newline and tab are shown escaped, not sent.
-fn printable(answer: &[u8]) -> String {
-    String::from_utf8_lossy(answer)
-        .chars()
-        .flat_map(|c| match c {
-            '\n' | '\t' => vec![c],
-            c if c.is_control() => c.escape_default().collect(),
-            c => vec![c],
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped_lines_kept() {
-        assert_eq!(
-            printable(b"role: net-gw\n\x1b[2Jstate:\tINIT\n"),
-            "role: net-gw\n\\u{1b}[2Jstate:\tINIT\n"
-        );
-    }
 }
