@@ -73,34 +73,39 @@ impl fmt::Display for PublicKey {
 /// A Curve25519 secret key: zeroized on drop; `Debug` never shows it.
 /// Serializable because the parent hands it to the network process once, in
 /// the start message; nothing else serializes it.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
-pub struct SecretKey([u8; KEY_BYTES]);
+///
+/// The bytes live in one heap allocation: a configuration or start message
+/// that holds the key is moved from function to function, and each move of
+/// an inline array would leave a copy of the secret behind on the stack,
+/// which no destructor wipes. Moving the box moves only its pointer.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretKey(Box<[u8; KEY_BYTES]>);
 
 impl SecretKey {
     /// The key from its 32 bytes (any 32 bytes are a valid Curve25519 secret:
     /// libsodium's `crypto_box_keypair` draws them at random).
-    pub const fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
-        SecretKey(bytes)
+    pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> Self {
+        SecretKey(Box::new(bytes))
     }
 
     /// Parses 64 hex digits (either case).
     pub fn from_hex(text: &str) -> Result<Self, KeyError> {
         let mut bytes = hex::decode(text)?;
-        let key = SecretKey(bytes);
+        let key = SecretKey::from_bytes(bytes);
         bytes.zeroize();
         Ok(key)
     }
 
     /// The 32 secret bytes, for the few places that must serialize them
     /// (the configuration handed to the network process).
-    pub const fn expose_bytes(&self) -> &[u8; KEY_BYTES] {
+    pub fn expose_bytes(&self) -> &[u8; KEY_BYTES] {
         &self.0
     }
 
     /// 64 lower-case hex digits. The caller owns a copy of the secret: only
     /// `vpnd-keygen` needs this.
     pub fn expose_hex(&self) -> String {
-        hex::encode(&self.0)
+        hex::encode(&*self.0)
     }
 
     /// The matching public key (`crypto_scalarmult_base`).
@@ -110,6 +115,20 @@ impl SecretKey {
         PublicKey(pk)
     }
 }
+
+impl Zeroize for SecretKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for SecretKey {}
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,8 +158,10 @@ impl KeyPair {
 
     /// A fresh pair from the operating system's random source.
     pub fn generate() -> Self {
-        let (public, secret) = dryoc::classic::crypto_box::crypto_box_keypair();
-        KeyPair::from_secret(SecretKey(secret)).check_public(public)
+        let (public, mut secret) = dryoc::classic::crypto_box::crypto_box_keypair();
+        let pair = KeyPair::from_secret(SecretKey::from_bytes(secret));
+        secret.zeroize();
+        pair.check_public(public)
     }
 
     fn check_public(self, public: [u8; KEY_BYTES]) -> Self {
@@ -184,6 +205,24 @@ mod tests {
         let shown = format!("{sk:?} {:?}", KeyPair::from_secret(sk.clone()));
         assert!(!shown.contains(&"42".repeat(32)), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn moving_a_secret_key_leaves_its_bytes_where_they_are() {
+        let sk = SecretKey::from_bytes([0x42; 32]);
+        let at = sk.expose_bytes().as_ptr();
+        // Into a struct on the heap: a move that copies an inline array.
+        let moved = Box::new(KeyPair::from_secret(sk));
+        assert_eq!(moved.secret.expose_bytes().as_ptr(), at);
+    }
+
+    #[test]
+    fn a_secret_key_wipes_its_bytes_and_does_so_on_drop() {
+        fn wiped_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let mut sk = SecretKey::from_bytes([0x42; 32]);
+        wiped_on_drop(&sk);
+        sk.zeroize();
+        assert_eq!(sk.expose_bytes(), &[0; 32]);
     }
 
     #[test]

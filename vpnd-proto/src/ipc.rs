@@ -287,16 +287,22 @@ fn codec() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_FRAME>()
 }
 
-/// Encodes a message into one frame.
+/// Encodes a message into one frame, in a buffer allocated once at its
+/// final size: a growing buffer would leave the start message (and the
+/// secret key in it) behind in each allocation it outgrew, freed unwiped.
 pub fn encode<T: Serialize>(msg: &T) -> Result<Frame, IpcError> {
-    let bytes =
-        bincode::serde::encode_to_vec(msg, codec()).map_err(|e| IpcError::Encode(e.to_string()))?;
-    if bytes.len() > MAX_FRAME {
-        let len = bytes.len();
-        drop(Frame(bytes));
-        return Err(IpcError::TooLarge(len));
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(msg, &mut size, codec())
+        .map_err(|e| IpcError::Encode(e.to_string()))?;
+    if size.bytes_written > MAX_FRAME {
+        return Err(IpcError::TooLarge(size.bytes_written));
     }
-    Ok(Frame(bytes))
+    let mut frame = Frame(vec![0; size.bytes_written]);
+    let used = bincode::serde::encode_into_slice(msg, &mut frame.0, codec())
+        .map_err(|e| IpcError::Encode(e.to_string()))?;
+    // The same message encodes to the same size both times.
+    frame.0.truncate(used);
+    Ok(frame)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(frame: &[u8]) -> Result<T, IpcError> {
@@ -325,4 +331,28 @@ pub fn decode_to_parent(frame: &[u8]) -> Result<ToParent, IpcError> {
 /// Decodes a frame from the parent.
 pub fn decode_to_child(frame: &[u8]) -> Result<ToChild, IpcError> {
     decode(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_encoded_in_one_buffer_of_its_final_size() {
+        // Many small writes: a growing buffer is reallocated several
+        // times, and left larger than the frame.
+        let message: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let frame = encode(&message).unwrap();
+        assert_eq!(frame.0.capacity(), frame.len());
+        assert_eq!(
+            &*frame,
+            bincode::serde::encode_to_vec(&message, codec()).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_not_encoded() {
+        let message = "k".repeat(MAX_FRAME);
+        assert!(matches!(encode(&message), Err(IpcError::TooLarge(n)) if n > MAX_FRAME));
+    }
 }

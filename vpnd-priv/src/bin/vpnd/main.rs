@@ -72,6 +72,12 @@ fn main() -> ExitCode {
             Err(code) => code,
         };
     }
+    // Before the secret key is read: no core file or debugger of another
+    // user sees it, nor anything root holds later.
+    if let Err(e) = vpnd_priv::core_dumps::forbid() {
+        eprintln!("vpnd: {e}");
+        return ExitCode::from(sysexits::EX_OSERR);
+    }
     let config = match loaded(load::load(&args.config)) {
         Ok(c) => c,
         Err(code) => return code,
