@@ -1,5 +1,7 @@
 //! How vpnd ends: the network process killed (the parent undoes the
-//! network, removes its pid file and exits non-zero), and a whole peer
+//! network, removes its pid file and exits non-zero), the parent panicking
+//! (its panic hook kills the network process and undoes everything, with
+//! no destructor's help), and a whole peer
 //! killed and restarted (the session comes back; no nonce ever repeats on
 //! the wire, captured in the namespace).
 
@@ -39,6 +41,45 @@ fn killing_the_network_process_unconfigures_and_exits_non_zero() {
     assert!(!links.contains(&pair.a.device), "tun left: {links}");
     assert!(!pair.a.pid_file.exists(), "pid file left");
     assert!(!pair.a.stats_path.exists(), "stats socket left");
+}
+
+#[test]
+fn a_panic_in_the_parent_undoes_everything_without_unwinding() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("panic", "");
+    // SIGUSR1 makes a debug build's parent panic where no unwinding can
+    // reach a destructor, as every panic of a release build aborts.
+    let (mut da, _db) =
+        pair.start_both_with_env(&[("VPND_TEST_PANIC_ON_USR1", std::ffi::OsStr::new("1"))]);
+    let routes = pair.a.ns.ip_output(&["route", "show"]);
+    assert!(routes.contains("198.19.2.0/24"), "{routes}");
+    let net = da.net_pid().unwrap();
+    signal(da.pid(), nix::sys::signal::SIGUSR1);
+    let status = da
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("parent still running:\n{}", da.log_text()));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(6), "not aborted: {status}");
+    let log = da.log_text();
+    assert!(
+        log.contains("a forced panic; undoing every change"),
+        "{log}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{net}")).exists(),
+        "network process left running\n{log}"
+    );
+    let routes = pair.a.ns.ip_output(&["route", "show"]);
+    assert!(
+        !routes.contains("198.19.2.0"),
+        "route left: {routes}\n{log}"
+    );
+    let links = pair.a.ns.ip_output(&["link", "show"]);
+    assert!(!links.contains(&pair.a.device), "tun left: {links}");
+    assert!(!pair.a.pid_file.exists(), "pid file left\n{log}");
+    assert!(!pair.a.stats_path.exists(), "stats socket left\n{log}");
 }
 
 #[test]

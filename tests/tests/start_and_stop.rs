@@ -51,6 +51,15 @@ fn the_daemon_detaches_once_up_and_stops_on_sigterm() {
     assert!(pid_alive(pid));
     let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
     assert!(!children.trim().is_empty(), "no network process");
+    // The daemon, which held the secret key, writes no core file.
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let core: Vec<&str> = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max core file size"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(core[..2], ["0", "0"], "{limits}");
     let links = pair.a.ns.ip_output(&["link", "show", &pair.a.device]);
     assert!(links.contains("UP"), "{links}");
     signal(pid, nix::sys::signal::SIGTERM);

@@ -2,11 +2,14 @@
 //! changes in the ledger, the stats socket, the tun kept open and, where
 //! it outlives its descriptors, the tun interface itself, the pid file),
 //! undone when it is dropped, so that no exit path leaves anything behind.
+//! A panic runs no destructor in a release build: each record here is
+//! also kept for the panic hook ([`last_resort`](crate::last_resort)).
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use crate::exec::Executor;
+use crate::last_resort;
 use crate::netconf::Platform;
 use crate::pid_file::PidFile;
 
@@ -31,6 +34,7 @@ impl<P: Platform> Cleanup<P> {
     /// The record of a start that has written its pid file and made
     /// nothing else yet.
     pub fn new(executor: Executor<P>, pid_file: PidFile) -> Self {
+        last_resort::pid_file_created(pid_file.path().to_path_buf());
         Cleanup {
             executor,
             stats_path: None,
@@ -42,11 +46,13 @@ impl<P: Platform> Cleanup<P> {
     /// Keeps `tun` (a second descriptor of the device) open until the
     /// network changes on it are undone.
     pub fn hold_tun(&mut self, tun: OwnedFd) {
+        last_resort::tun_held(self.executor.device.clone());
         self.tun = Some(tun);
     }
 
     /// Records the stats socket created at `path`, removed on exit.
     pub fn stats_socket_created(&mut self, path: PathBuf) {
+        last_resort::stats_socket_created(path.clone());
         self.stats_path = Some(path);
     }
 }
@@ -67,5 +73,8 @@ impl<P: Platform> Drop for Cleanup<P> {
         {
             log::error!("{e}");
         }
+        // The pid file goes with its field, next; nothing is left for a
+        // panic to undo.
+        last_resort::disarm();
     }
 }

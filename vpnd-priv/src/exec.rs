@@ -193,15 +193,40 @@ pub struct Executor<P: Platform> {
     pub ledger: Ledger,
 }
 
+/// Runs `steps` in order, up to the first that fails.
+pub(crate) fn run_steps(sysctls: &Sysctls, steps: &[Step]) -> Result<(), ExecError> {
+    for step in steps {
+        match step {
+            Step::Run(argv) => run(argv)?,
+            Step::SetSysctl { name, value } => sysctls.set(name, value)?,
+        }
+    }
+    Ok(())
+}
+
 impl<P: Platform> Executor<P> {
     fn steps(&self, steps: &[Step]) -> Result<(), ExecError> {
-        for step in steps {
-            match step {
-                Step::Run(argv) => run(argv)?,
-                Step::SetSysctl { name, value } => self.sysctls.set(name, value)?,
-            }
-        }
-        Ok(())
+        run_steps(&self.sysctls, steps)
+    }
+
+    /// Tells the panic hook what undoing everything takes now: `pending`
+    /// (made by the plan being applied) and the ledger, newest first.
+    fn publish(&self, pending: &[Entry]) {
+        let steps = pending
+            .iter()
+            .rev()
+            .chain(self.ledger.newest_first())
+            .map(|e| {
+                netconf::undo(
+                    &self.platform,
+                    &self.tools,
+                    &self.device,
+                    &e.change,
+                    e.previous.as_deref(),
+                )
+            })
+            .collect();
+        crate::last_resort::network_undo(steps, &self.sysctls);
     }
 
     fn previous(&self, change: &Change) -> Result<Option<String>, ExecError> {
@@ -230,14 +255,18 @@ impl<P: Platform> Executor<P> {
                 Ok(previous)
             });
             match result {
-                Ok(previous) => made.push(Entry {
-                    change: change.clone(),
-                    previous,
-                    scope,
-                }),
+                Ok(previous) => {
+                    made.push(Entry {
+                        change: change.clone(),
+                        previous,
+                        scope,
+                    });
+                    self.publish(&made);
+                }
                 Err(e) => {
                     made.reverse();
                     let _ = self.undo(&made);
+                    self.publish(&[]);
                     return Err(e);
                 }
             }
@@ -245,6 +274,7 @@ impl<P: Platform> Executor<P> {
         for e in made {
             self.ledger.record(e.change, e.previous, e.scope);
         }
+        self.publish(&[]);
         Ok(())
     }
 
@@ -269,13 +299,17 @@ impl<P: Platform> Executor<P> {
     /// Undoes the session's changes.
     pub fn undo_session(&mut self) -> Vec<ExecError> {
         let entries = self.ledger.take_session();
-        self.undo(&entries)
+        let errors = self.undo(&entries);
+        self.publish(&[]);
+        errors
     }
 
     /// Undoes everything (vpnd is exiting).
     pub fn undo_all(&mut self) -> Vec<ExecError> {
         let entries = self.ledger.take_all();
-        self.undo(&entries)
+        let errors = self.undo(&entries);
+        self.publish(&[]);
+        errors
     }
 }
 

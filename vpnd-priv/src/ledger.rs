@@ -55,6 +55,11 @@ impl Ledger {
         self.entries.drain(..).rev().collect()
     }
 
+    /// The changes recorded, newest first (the order they are undone in).
+    pub fn newest_first(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().rev()
+    }
+
     /// True when nothing is recorded.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

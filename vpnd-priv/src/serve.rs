@@ -316,7 +316,11 @@ impl<P: Platform> Parent<P> {
                         self.tell(&ToChild::Shutdown);
                         stop_deadline = Some(Instant::now() + STOP_TIMEOUT);
                     }
-                    SIGUSR1 => self.tell(&ToChild::DumpState),
+                    SIGUSR1 => {
+                        #[cfg(debug_assertions)]
+                        crate::last_resort::forced_panic_if_asked();
+                        self.tell(&ToChild::DumpState)
+                    }
                     SIGHUP => log::warn!(
                         "SIGHUP: vpnd does not reload its configuration; restart it to apply changes"
                     ),
@@ -543,7 +547,9 @@ impl<P: Platform> Parent<P> {
     /// Kills the network process and waits for it.
     fn kill(&mut self) {
         let _ = self.net.child.kill();
-        let _ = self.net.child.wait();
+        if self.net.child.wait().is_ok() {
+            crate::last_resort::net_process_reaped();
+        }
     }
 
     /// Waits for the network process, which closed its channel, and says
@@ -552,7 +558,10 @@ impl<P: Platform> Parent<P> {
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             match self.net.child.try_wait() {
-                Ok(Some(status)) => return describe(status),
+                Ok(Some(status)) => {
+                    crate::last_resort::net_process_reaped();
+                    return describe(status);
+                }
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10))
                 }

@@ -83,6 +83,7 @@ pub fn spawn(logging: ChildLogging) -> Result<NetProcess, SpawnError> {
     }])
     .map_err(|_| exec_err(std::io::Error::other("descriptor mapping collision")))?;
     let child = cmd.spawn().map_err(exec_err)?;
+    crate::last_resort::net_process_started(child.id());
     Ok(NetProcess {
         child,
         channel: ours,

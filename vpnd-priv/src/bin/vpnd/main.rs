@@ -186,6 +186,9 @@ fn run(args: &Args, config: Config) -> ExitCode {
     if let Some(note) = logging::init("parent", sink, args.verbose) {
         log::warn!("{note}");
     }
+    // From here on a panic undoes what the daemon changed, though a
+    // release build runs no destructor on a panic.
+    vpnd_priv::last_resort::install();
     let signals = match serve::catch_signals() {
         Ok(s) => s,
         Err(e) => {
