@@ -12,6 +12,7 @@
 
 pub mod cleanup;
 pub mod exec;
+pub mod forwarding;
 pub mod ledger;
 pub mod netconf;
 pub mod nonce_file;
