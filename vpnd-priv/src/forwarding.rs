@@ -300,7 +300,7 @@ fn open(path: &Path) -> Result<File, RecordError> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| error(path, e))
 }
@@ -460,6 +460,23 @@ mod tests {
         sw.hold(&mut b);
         sw.release(&mut b);
         assert_eq!(sw.get(), "0");
+    }
+
+    #[test]
+    fn a_link_in_the_directory_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        let record = dir.path().join("fwd");
+        std::fs::create_dir(&record).unwrap();
+        let lock = record.join(namespace().unwrap()).with_extension("lock");
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let sw = Switch(std::cell::RefCell::new("0".into()));
+        let mut r = SharedForwarding::new(record);
+        let e = r
+            .hold::<RecordError>(Family::V4, || Ok(sw.get()), || Ok(()), |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(e.path, lock, "{e}");
+        assert!(!target.exists(), "followed the link");
     }
 
     #[test]
