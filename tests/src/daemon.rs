@@ -24,7 +24,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `vpnd -f -v -c CONF` in `ns`, with `env` added, through
+    /// Starts `vpnd -f -v -c CONF` in `ns`, with its record of shared
+    /// forwarding in CONF's directory and `env` added, through
     /// `wrapper` (a program that execs its arguments, with its options;
     /// empty for none).
     pub fn start(
@@ -44,7 +45,11 @@ impl Daemon {
             }
             None => ns.command(crate::binary("vpnd")),
         };
+        // The record of shared forwarding in the test's scratch directory,
+        // not the system's runtime directory (a test may name another).
+        let forwarding = conf.parent().unwrap_or(conf).join("forwarding");
         let child = command
+            .env("VPND_TEST_FORWARDING_DIR", forwarding)
             .envs(env.iter().copied())
             .args(["-f", "-v", "-c"])
             .arg(conf)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use vpnd_proto::net::IfName;
 
+use crate::forwarding::{RecordError, SharedForwarding};
 use crate::ledger::{Entry, Ledger, Scope};
 use crate::netconf::{self, Argv, Change, Platform, Step, Tools};
 
@@ -54,6 +55,9 @@ pub enum ExecError {
         /// What went wrong, as the system or the check said it.
         reason: String,
     },
+    /// The record of forwarding shared by the instances could not be used.
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 /// Runs one command: no shell, a cleared environment, standard error
@@ -191,6 +195,8 @@ pub struct Executor<P: Platform> {
     pub sysctls: Sysctls,
     /// What was changed.
     pub ledger: Ledger,
+    /// Forwarding, shared with the other instances in the namespace.
+    pub forwarding: SharedForwarding,
 }
 
 /// Runs `steps` in order, up to the first that fails.
@@ -205,37 +211,58 @@ pub(crate) fn run_steps(sysctls: &Sysctls, steps: &[Step]) -> Result<(), ExecErr
 }
 
 impl<P: Platform> Executor<P> {
-    fn steps(&self, steps: &[Step]) -> Result<(), ExecError> {
-        run_steps(&self.sysctls, steps)
+    /// Makes one change. Forwarding is switched on through the shared
+    /// record, which keeps the value to restore.
+    fn make(&mut self, change: &Change) -> Result<(), ExecError> {
+        let (platform, tools, device, sysctls) =
+            (&self.platform, &self.tools, &self.device, &self.sysctls);
+        let make = || run_steps(sysctls, &netconf::apply(platform, tools, device, change));
+        match change {
+            Change::Forwarding(f) => self.forwarding.hold(
+                *f,
+                || sysctls.get(platform.forwarding_sysctl(*f)),
+                make,
+                |was| {
+                    run_steps(
+                        sysctls,
+                        &netconf::undo(platform, tools, device, change, Some(was)),
+                    )
+                },
+            ),
+            _ => make(),
+        }
     }
 
     /// Tells the panic hook what undoing everything takes now: `pending`
     /// (made by the plan being applied) and the ledger, newest first.
+    /// Forwarding is left out: its value to restore is in the shared
+    /// record, which the kernel releases for this instance when it
+    /// aborts, as after a SIGKILL (the next instance restores it).
     fn publish(&self, pending: &[Entry]) {
         let steps = pending
             .iter()
             .rev()
             .chain(self.ledger.newest_first())
-            .map(|e| {
-                netconf::undo(
-                    &self.platform,
-                    &self.tools,
-                    &self.device,
-                    &e.change,
-                    e.previous.as_deref(),
-                )
-            })
+            .filter(|e| !matches!(e.change, Change::Forwarding(_)))
+            .map(|e| netconf::undo(&self.platform, &self.tools, &self.device, &e.change, None))
             .collect();
         crate::last_resort::network_undo(steps, &self.sysctls);
     }
 
-    fn previous(&self, change: &Change) -> Result<Option<String>, ExecError> {
+    /// Undoes one change. Forwarding gets its value back only from the
+    /// last instance that used it.
+    fn unmake(&mut self, change: &Change) -> Result<(), ExecError> {
+        let (platform, tools, device, sysctls) =
+            (&self.platform, &self.tools, &self.device, &self.sysctls);
+        let unmake = |was: Option<&str>| {
+            run_steps(
+                sysctls,
+                &netconf::undo(platform, tools, device, change, was),
+            )
+        };
         match change {
-            Change::Forwarding(f) => self
-                .sysctls
-                .get(self.platform.forwarding_sysctl(*f))
-                .map(Some),
-            _ => Ok(None),
+            Change::Forwarding(f) => self.forwarding.release(*f, |was| unmake(Some(was))),
+            _ => unmake(None),
         }
     }
 
@@ -245,20 +272,10 @@ impl<P: Platform> Executor<P> {
     pub fn apply(&mut self, changes: &[Change], scope: Scope) -> Result<(), ExecError> {
         let mut made: Vec<Entry> = Vec::new();
         for change in changes {
-            let result = self.previous(change).and_then(|previous| {
-                self.steps(&netconf::apply(
-                    &self.platform,
-                    &self.tools,
-                    &self.device,
-                    change,
-                ))?;
-                Ok(previous)
-            });
-            match result {
-                Ok(previous) => {
+            match self.make(change) {
+                Ok(()) => {
                     made.push(Entry {
                         change: change.clone(),
-                        previous,
                         scope,
                     });
                     self.publish(&made);
@@ -272,7 +289,7 @@ impl<P: Platform> Executor<P> {
             }
         }
         for e in made {
-            self.ledger.record(e.change, e.previous, e.scope);
+            self.ledger.record(e.change, e.scope);
         }
         self.publish(&[]);
         Ok(())
@@ -280,19 +297,10 @@ impl<P: Platform> Executor<P> {
 
     /// Undoes `entries` in the order given; every one is tried, the errors
     /// are returned.
-    pub fn undo(&self, entries: &[Entry]) -> Vec<ExecError> {
+    pub fn undo(&mut self, entries: &[Entry]) -> Vec<ExecError> {
         entries
             .iter()
-            .filter_map(|e| {
-                let steps = netconf::undo(
-                    &self.platform,
-                    &self.tools,
-                    &self.device,
-                    &e.change,
-                    e.previous.as_deref(),
-                );
-                self.steps(&steps).err()
-            })
+            .filter_map(|e| self.unmake(&e.change).err())
             .collect()
     }
 

@@ -18,8 +18,6 @@ pub enum Scope {
 pub struct Entry {
     /// The change made.
     pub change: Change,
-    /// The value before, for sysctls (restored on undo).
-    pub previous: Option<String>,
     /// Whether the session's end undoes it, or only vpnd's exit.
     pub scope: Scope,
 }
@@ -32,12 +30,8 @@ pub struct Ledger {
 
 impl Ledger {
     /// Records a change, once it is made (before the child hears of it).
-    pub fn record(&mut self, change: Change, previous: Option<String>, scope: Scope) {
-        self.entries.push(Entry {
-            change,
-            previous,
-            scope,
-        });
+    pub fn record(&mut self, change: Change, scope: Scope) {
+        self.entries.push(Entry { change, scope });
     }
 
     /// Takes the session's changes, newest first: undo them in this order.
@@ -74,20 +68,15 @@ mod tests {
     #[test]
     fn undo_order_is_newest_first_and_scoped() {
         let mut l = Ledger::default();
-        l.record(Change::LinkUp, None, Scope::Process);
-        l.record(
-            Change::Forwarding(Family::V4),
-            Some("0".into()),
-            Scope::Session,
-        );
+        l.record(Change::LinkUp, Scope::Process);
+        l.record(Change::Forwarding(Family::V4), Scope::Session);
         let route = Change::Route("198.19.2.0/24".parse().unwrap());
-        l.record(route.clone(), None, Scope::Session);
+        l.record(route.clone(), Scope::Session);
         let session = l.take_session();
         let changes: Vec<_> = session.iter().map(|e| e.change.clone()).collect();
         assert_eq!(changes, [route.clone(), Change::Forwarding(Family::V4)]);
-        assert_eq!(session[1].previous.as_deref(), Some("0"));
         assert!(l.take_session().is_empty());
-        l.record(route.clone(), None, Scope::Session);
+        l.record(route.clone(), Scope::Session);
         let all: Vec<_> = l.take_all().into_iter().map(|e| e.change).collect();
         assert_eq!(all, [route, Change::LinkUp]);
         assert!(l.is_empty());

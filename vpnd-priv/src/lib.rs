@@ -13,6 +13,7 @@
 pub mod cleanup;
 pub mod core_dumps;
 pub mod exec;
+pub mod forwarding;
 pub mod last_resort;
 pub mod ledger;
 pub mod netconf;

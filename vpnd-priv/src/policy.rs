@@ -348,6 +348,10 @@ pub fn mtu_warning(peer: Option<&SocketAddr>, configured: Option<u16>) -> Option
     })
 }
 
+/// Forwarding for the families of the networks a session routes, and for
+/// no other: on Linux IPv6 forwarding also stops router advertisements
+/// from being accepted, which can cost a gateway its own default route
+/// (doc/deployed-peer.md, W16).
 fn forwarding_for(prefixes: &[&vpnd_proto::net::Prefix]) -> Vec<Change> {
     let mut families: Vec<Family> = prefixes.iter().map(|p| Family::of(&p.addr())).collect();
     families.sort_by_key(|f| *f == Family::V6);
@@ -371,10 +375,13 @@ fn network_plan(
             Role::HostGw.as_str(),
         ))),
         (RoleConfig::NetGw { remote_network, .. }, None) => {
-            plan.extend([
-                Change::Forwarding(Family::V4),
-                Change::Forwarding(Family::V6),
-            ]);
+            // Without `remote_network` the site routes through the tun by
+            // its own means: IPv4, which has no such side effect; a site
+            // routing IPv6 that way switches IPv6 forwarding on itself.
+            plan.extend(match remote_network {
+                Some(net) => forwarding_for(&[net]),
+                None => vec![Change::Forwarding(Family::V4)],
+            });
             plan.extend(remote_network.map(Change::Route));
             Ok(plan)
         }
@@ -596,7 +603,6 @@ mod tests {
         let net_gw_plan = [
             Change::Mtu(1431),
             Change::Forwarding(Family::V4),
-            Change::Forwarding(Family::V6),
             route("198.19.2.0/24"),
         ];
         let host_gw_plan_v6_peer = [
@@ -673,6 +679,35 @@ mod tests {
                 "row {row}: {request:?} in {now:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_net_gw_forwards_only_the_family_it_routes() {
+        let forwarded = |remote_network: Option<&str>| {
+            let mut f = facts(Role::NetGw, None);
+            if let RoleConfig::NetGw {
+                remote_network: r, ..
+            } = &mut f.role
+            {
+                *r = remote_network.map(|n| n.parse().unwrap());
+            }
+            let Ok(plan) = network_plan(&f, &V4_PEER.parse().unwrap(), None) else {
+                panic!("{remote_network:?}: no plan")
+            };
+            plan.into_iter()
+                .filter_map(|c| match c {
+                    Change::Forwarding(family) => Some(family),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(forwarded(Some("198.19.2.0/24")), [Family::V4]);
+        assert_eq!(forwarded(Some("2001:2:0:2::/64")), [Family::V6]);
+        assert_eq!(
+            forwarded(None),
+            [Family::V4],
+            "IPv6 forwarding only when routed"
+        );
     }
 
     #[test]

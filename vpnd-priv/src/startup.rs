@@ -16,6 +16,7 @@ use vpnd_proto::ipc::{self, IPC_VERSION, Offloads, Start, ToChild, TunFraming, U
 
 use crate::cleanup::Cleanup;
 use crate::exec::{ExecError, Executor, Sysctls};
+use crate::forwarding::{self, SharedForwarding};
 use crate::ledger::{Ledger, Scope};
 use crate::netconf::{self, Change, Platform, Tools};
 use crate::nonce_file::{self, NonceFileError};
@@ -111,6 +112,7 @@ pub fn start(
             root: PathBuf::from("/"),
         },
         ledger: Ledger::default(),
+        forwarding: SharedForwarding::new(forwarding_record_dir()),
     };
     let mut cleanup = Cleanup::new(executor, pid_file);
     let offload = offload_wanted();
@@ -282,4 +284,15 @@ fn open_tun(
     offload: bool,
 ) -> Result<(OwnedFd, crate::tun::TunOffloads), StartError> {
     crate::tun::open_tun(&config.device, offload).map_err(|e| StartError::Tun(e.to_string()))
+}
+
+/// Where the instances keep their shared record of forwarding. Debug
+/// builds (tests) may name a scratch directory in
+/// `VPND_TEST_FORWARDING_DIR`; release builds always share the one.
+fn forwarding_record_dir() -> PathBuf {
+    #[cfg(debug_assertions)]
+    if let Some(p) = std::env::var_os("VPND_TEST_FORWARDING_DIR") {
+        return p.into();
+    }
+    PathBuf::from(forwarding::RECORD_DIR)
 }

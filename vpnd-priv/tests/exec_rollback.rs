@@ -1,13 +1,14 @@
 //! Applying network changes with real processes (stub `ip` and
 //! `resolvconf` that record what they are asked): failures name the
 //! command and its stderr, half-applied plans are rolled back, forwarding
-//! is restored to what it was.
+//! is restored to what it was, by the last of the instances using it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use vpnd_priv::exec::{ExecError, Executor, Sysctls, run};
+use vpnd_priv::forwarding::SharedForwarding;
 use vpnd_priv::ledger::{Ledger, Scope};
 use vpnd_priv::netconf::{Argv, Change, Family, Linux, Tools};
 
@@ -71,6 +72,7 @@ impl Scratch {
                 root: self.0.path().to_path_buf(),
             },
             ledger: Ledger::default(),
+            forwarding: SharedForwarding::new(self.join("forwarding")),
         }
     }
 }
@@ -149,6 +151,19 @@ fn a_session_is_undone_newest_first_and_forwarding_restored() {
     assert!(x.undo_all().is_empty());
     assert_eq!(s.calls().last().unwrap(), "ip link set dev vpn0 down");
     assert!(x.ledger.is_empty());
+}
+
+#[test]
+fn forwarding_is_restored_by_the_last_instance_that_used_it() {
+    let s = Scratch::new();
+    let (mut first, mut second) = (s.executor("never"), s.executor("never"));
+    let v4 = [Change::Forwarding(Family::V4)];
+    first.apply(&v4, Scope::Session).unwrap();
+    second.apply(&v4, Scope::Session).unwrap();
+    assert!(first.undo_session().is_empty());
+    assert_eq!(s.forwarding("ipv4"), "1", "switched off under the other");
+    assert!(second.undo_session().is_empty());
+    assert_eq!(s.forwarding("ipv4"), "0");
 }
 
 #[test]

@@ -159,8 +159,8 @@ pub fn apply(p: &impl Platform, tools: &Tools, device: &IfName, change: &Change)
     vec![step]
 }
 
-/// The steps that undo `change` on `device`; `previous` is the sysctl
-/// value read before a forwarding change (off when there is none).
+/// The steps that undo `change` on `device`; `previous` is the value a
+/// forwarding sysctl gets back (off when there is none).
 pub fn undo(
     p: &impl Platform,
     tools: &Tools,
