@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod exec;
 pub mod ledger;
 pub mod netconf;
+pub mod nonce_bounds;
 pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
