@@ -269,7 +269,10 @@ fn the_rc_d_scripts_configtest_reads_the_real_vpnds_pid_file() {
     assert!(ok, "{out}{err}");
     // vpnd -n names the nonce files' values first.
     assert!(out.starts_with("local_nonce_file "), "{out}");
-    assert!(out.ends_with("\nPREFIX/etc/vpnd.conf: configuration OK\n"), "{out}");
+    assert!(
+        out.ends_with("\nPREFIX/etc/vpnd.conf: configuration OK\n"),
+        "{out}"
+    );
     conf("pid_file: /var/run/other.pid\n");
     let (ok, _, err, _) = rc.run(&["configtest"], &[]);
     assert!(

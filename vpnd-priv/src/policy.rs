@@ -648,6 +648,8 @@ mod tests {
         let local_5 = conv(true, false, Some(5), None);
         let up_local_5 = conv(true, true, Some(5), None);
         let up_remote_9 = conv(true, true, Some(5), Some(9));
+        // What a run an hour before left: far below the clock's start.
+        let an_hour_before = *Nonce::from_time_and_random(START - 3600, [9; 16]).as_bytes();
         let local_with = |n| Conversation {
             local_nonce: Some(n),
             ..greeted
@@ -719,6 +721,7 @@ mod tests {
             (facts(NetGw, None), local_5, nonce(Local, plus(at(5), 4 * INCR)), persist(Local, plus(at(5), 4 * INCR), local_with(plus(at(5), 4 * INCR)))),
             (facts(NetGw, None), local_5, nonce(Local, plus(at(5), 4 * INCR + 1)), abort(Violation::LocalNonceAhead(hex(plus(at(5), 4 * INCR + 1))))),
             (facts(NetGw, None), greeted, nonce(Local, plus(clock(0x5a), INCR)), persist(Local, plus(clock(0x5a), INCR), local_with(plus(clock(0x5a), INCR)))),
+            (facts(NetGw, None), local_with(an_hour_before), nonce(Local, plus(clock(0x77), INCR)), persist(Local, plus(clock(0x77), INCR), local_with(plus(clock(0x77), INCR)))),
             (facts(NetGw, None), local_with(plus(clock(0), 7)), nonce(Local, plus(clock(0xff), 4 * INCR)),
                 persist(Local, plus(clock(0xff), 4 * INCR), local_with(plus(clock(0xff), 4 * INCR)))),
             (facts(NetGw, None), greeted, nonce(Local, plus(clock(0xff), 4 * INCR + 1)), abort(Violation::LocalNonceAhead(hex(plus(clock(0xff), 4 * INCR + 1))))),
