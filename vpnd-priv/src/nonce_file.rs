@@ -162,11 +162,16 @@ pub fn read(path: &Path) -> Result<Option<[u8; 24]>, NonceFileError> {
     {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            let meta = fs::symlink_metadata(path).map_err(read_error)?;
-            return Err(unsafe_because(path, &meta, "a symbolic link"));
+        // O_NOFOLLOW fails on a link with ELOOP (Linux), EMLINK (FreeBSD)
+        // or EFTYPE (NetBSD): look, rather than trust the number.
+        Err(e) => {
+            return Err(match fs::symlink_metadata(path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    unsafe_because(path, &meta, "a symbolic link")
+                }
+                _ => read_error(e),
+            });
         }
-        Err(e) => return Err(read_error(e)),
     };
     let meta = file.metadata().map_err(read_error)?;
     check_file(path, &meta)?;
