@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use vpnd_crypto::Nonce;
 use vpnd_tests::pair::Pair;
 
 /// Runs gateway a with the stand-in in `mode`; returns the parent's log.
@@ -72,6 +73,76 @@ fn a_local_nonce_going_backwards_is_stopped() {
     if vpnd_tests::can_run!() {
         stopped_and_clean("nonce_backwards", "Local nonce going backwards");
     }
+}
+
+#[test]
+fn a_local_nonce_at_the_top_is_stopped_unwritten_and_a_restart_works() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("poisonl", "stats_prefix: poison_local\n");
+    // What an earlier run left: below the clock.
+    let earlier = Nonce::from_time_and_random(vpnd_net::clock::unix_time() - 3600, [1; 16]);
+    std::fs::write(&pair.a.local_nonce_file, earlier.as_bytes()).unwrap();
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    let status = d
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("parent still running\n{}", d.log_text()));
+    let log = d.log_text();
+    assert_eq!(status.code(), Some(70), "{status}\n{log}");
+    let top = format!(
+        "Local nonce {} at the top of the nonce space",
+        "ff".repeat(24)
+    );
+    assert!(log.contains(&top), "{log}");
+    assert_eq!(
+        std::fs::read(&pair.a.local_nonce_file).unwrap(),
+        earlier.as_bytes(),
+        "the nonce file changed"
+    );
+    // The real network process starts from the file and the tunnel
+    // comes up.
+    let (mut da, mut db) = pair.start_both();
+    assert!(da.stop().success(), "{}", da.log_text());
+    assert!(db.stop().success(), "{}", db.log_text());
+}
+
+#[test]
+fn a_remote_nonce_far_ahead_is_warned_of_and_shown_by_the_check() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("poisonr", "stats_prefix: poison_remote\n");
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    let far = format!("{}7f", "00".repeat(23));
+    let warning = format!("remote nonce jumped far ahead: from none to {far}, beyond what a peer");
+    assert!(
+        d.wait_for_log(&warning, Duration::from_secs(20)),
+        "{}",
+        d.log_text()
+    );
+    let log = d.log_text();
+    let refused = format!(
+        "refused: remote nonce {}: at the top of the nonce space",
+        "ff".repeat(24)
+    );
+    assert!(log.contains(&refused), "{log}");
+    assert!(d.try_exit().is_none(), "a remote value stopped vpnd\n{log}");
+    assert!(d.stop().success(), "{}", d.log_text());
+    let out = std::process::Command::new(vpnd_tests::binary("vpnd"))
+        .args(["-n", "-c"])
+        .arg(&pair.a.conf)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let shown = format!(
+        "remote_nonce_file {}: {far} (ahead of the clock",
+        pair.dir.join("a.remote_nonce").display()
+    );
+    assert!(stdout.contains(&shown), "{stdout}");
 }
 
 #[test]

@@ -136,12 +136,42 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
     let nowhere = pair.dir.join("no-such-dir/local.nonce");
     set_param(&pair, "local_nonce_file", &nowhere.to_string_lossy());
     refused(&pair, 73, "no-such-dir/local.nonce: cannot write");
-    // A directory where the file should be cannot be replaced either.
+    // A directory where the file should be is a configuration error.
     let dir_in_place = pair.dir.join("nonce-dir");
     std::fs::create_dir(&dir_in_place).unwrap();
     std::fs::write(dir_in_place.join("x"), b"").unwrap();
     set_param(&pair, "local_nonce_file", &dir_in_place.to_string_lossy());
-    refused(&pair, 65, "nonce-dir");
+    refused(
+        &pair,
+        78,
+        "nonce-dir: owner uid 0, mode 755: not a regular file",
+    );
+    // Root does not read or write where another user could plant a
+    // link: a directory the group can write, a link in the file's place.
+    let shared = pair.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let in_shared = shared.join("local.nonce");
+    set_param(&pair, "local_nonce_file", &in_shared.to_string_lossy());
+    refused(
+        &pair,
+        78,
+        &format!(
+            "{}: owner uid 0, mode 770: a directory writable by group or others",
+            shared.display()
+        ),
+    );
+    let target = pair.dir.join("target");
+    std::fs::write(&target, [7u8; 24]).unwrap();
+    let link = pair.dir.join("link.nonce");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    set_param(&pair, "local_nonce_file", &link.to_string_lossy());
+    refused(
+        &pair,
+        78,
+        "link.nonce: owner uid 0, mode 777: a symbolic link",
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), [7u8; 24]);
     set_param(
         &pair,
         "local_nonce_file",

@@ -152,6 +152,19 @@ fn vpnd_s_prints_role_state_peer_traffic_and_drops() {
         p.trim_end_matches(" packets").parse().unwrap()
     };
     assert!(packets("sent") >= 20 && packets("received") >= 20, "{text}");
+    // The local nonce is the reset point the parent wrote at the start
+    // (20 pings are far from the next); the remote one is 48 hex digits.
+    let on_disk: String = std::fs::read(&pair.a.local_nonce_file)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(field("local nonce"), on_disk, "{text}");
+    let remote = field("remote nonce");
+    assert!(
+        remote.len() == 48 && remote.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{text}"
+    );
     let by_reason: Vec<(&str, u64)> = text
         .lines()
         .filter(|l| l.starts_with("  "))

@@ -241,6 +241,10 @@ pub fn status<E: Entropy>(
             io.offloads, io.offload_split, io.offload_joined, io.offload_refused
         ),
     );
+    // What the nonce files are to hold, as `vpnd -n` prints them: a
+    // poisoned remote value (far above the peer's local one) shows here.
+    field("local nonce", s.local_reset_point().to_hex());
+    field("remote nonce", s.recv_nonce().to_hex());
     let total: u64 = st.drops.iter().sum();
     field("drops", total.to_string());
     for r in DropReason::ALL {
@@ -374,12 +378,14 @@ mod tests {
             "send errors:       udp 3, tun 0\n",
             "tun family drops:  4\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
+            "local nonce:       112700000000000000000000000000000000000000000000\n",
+            "remote nonce:      000000000000000000000000000000000000000000000000\n",
             "drops:             0\n",
             "  decrypt_failure  0\n",
             "  bad_packet_size  0\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 15 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 17 + DropReason::ALL.len());
     }
 }

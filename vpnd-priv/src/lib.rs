@@ -17,6 +17,7 @@ pub mod forwarding;
 pub mod last_resort;
 pub mod ledger;
 pub mod netconf;
+pub mod nonce_bounds;
 pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;

@@ -12,15 +12,18 @@
 //!   answered, counted; a peer must not be able to stop the daemon.
 //! - `Abort`: what a correct child never sends: a wrong version, a request
 //!   out of state, pushed values for a role that has none, a local nonce
-//!   that goes backwards. The parent kills the child and undoes everything.
+//!   that goes backwards, jumps ahead or reaches the top of the nonce
+//!   space. The parent kills the child and undoes everything.
 
 use std::net::{IpAddr, SocketAddr};
 
+use vpnd_crypto::Nonce;
 use vpnd_proto::config::{Role, RoleConfig};
 use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent, UdpSends};
 use vpnd_proto::wire::Pushed;
 
 use crate::netconf::{Change, Family};
+use crate::nonce_bounds;
 
 /// The tun MTU that lets a 1500-byte-path datagram carry a full inner
 /// packet unfragmented (doc/protocol.md "Roles", W21): 1500 - 20 (IPv4) - 8 (UDP) - 41.
@@ -38,6 +41,11 @@ pub struct Facts {
     /// How the network process sends: only with
     /// [`UdpSends::Connected`] may it ask for a connected socket.
     pub udp_sends: UdpSends,
+    /// `nonce_reset_incr`: how far apart the local reset points are.
+    pub nonce_reset_incr: u64,
+    /// The Unix time the start message gave the network process, from
+    /// which its send counter may start.
+    pub start_unix_time: u64,
 }
 
 /// Where the conversation with the network process stands; [`admit`]
@@ -156,6 +164,13 @@ pub enum Violation {
     /// A nonce file value below the last one written.
     #[error("{0:?} nonce going backwards")]
     NonceBackwards(NonceSlot),
+    /// A local reset point further ahead than the network process's
+    /// counter can be (the value, in hex).
+    #[error("Local nonce {0} more than {steps} increments ahead of the one on disk and of the clock's start", steps = crate::nonce_bounds::LOCAL_STEPS)]
+    LocalNonceAhead(String),
+    /// A local reset point at the top of the nonce space (in hex).
+    #[error("Local nonce {0} at the top of the nonce space")]
+    LocalNonceAtTop(String),
     /// `ConnectPeer` from a network process whose sends name their
     /// destination.
     #[error("ConnectPeer while sends name their destination")]
@@ -240,7 +255,7 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
                 ..*now
             },
         },
-        ToParent::PersistNonce { slot, nonce } => persist(now, *slot, *nonce),
+        ToParent::PersistNonce { slot, nonce } => persist(facts, now, *slot, *nonce),
         ToParent::ConnectPeer { .. } if facts.udp_sends != UdpSends::Connected => {
             Verdict::Abort(Violation::ConnectUnneeded)
         }
@@ -286,24 +301,43 @@ fn unicast_peer(peer: &SocketAddr) -> Result<(), String> {
 }
 
 /// A nonce file write: never below what is on disk (nonces compare as
-/// little-endian integers). Backwards is fatal for the local slot (the
-/// child's own counter, which never goes back) and refused for the remote
-/// one.
-fn persist(now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) -> Verdict {
+/// little-endian integers), never at the top of the nonce space, and for
+/// the local slot never further ahead than the network process's counter
+/// can be ([`nonce_bounds::local_ceiling`]). What breaks a bound is fatal
+/// for the local slot (the child's own counter, which never goes back or
+/// jumps) and refused for the remote one (the peer's, which the parent
+/// cannot check beyond that).
+fn persist(facts: &Facts, now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) -> Verdict {
     let mut next = *now;
     let on_disk = match slot {
         NonceSlot::Local => &mut next.local_nonce,
         NonceSlot::Remote => &mut next.remote_nonce,
     };
-    let backwards = on_disk.is_some_and(|d| nonce.iter().rev().lt(d.iter().rev()));
-    match (backwards, slot) {
-        (true, NonceSlot::Local) => Verdict::Abort(Violation::NonceBackwards(slot)),
-        (true, NonceSlot::Remote) => Verdict::Refuse {
-            reason: "remote nonce below the one on disk".to_owned(),
-            reply: Reply::Silent,
-            next: *now,
-        },
-        (false, _) => {
+    let hex = || Nonce::from_bytes(nonce).to_hex();
+    let backwards = on_disk.is_some_and(|d| Nonce::from_bytes(nonce) < Nonce::from_bytes(d));
+    let at_top = nonce_bounds::at_top(&nonce);
+    let ahead = slot == NonceSlot::Local
+        && Nonce::from_bytes(nonce)
+            > nonce_bounds::local_ceiling(
+                on_disk.as_ref(),
+                facts.start_unix_time,
+                facts.nonce_reset_incr,
+            );
+    let refused = |reason: String| Verdict::Refuse {
+        reason,
+        reply: Reply::Silent,
+        next: *now,
+    };
+    match (slot, backwards, at_top, ahead) {
+        (NonceSlot::Local, true, _, _) => Verdict::Abort(Violation::NonceBackwards(slot)),
+        (NonceSlot::Local, _, true, _) => Verdict::Abort(Violation::LocalNonceAtTop(hex())),
+        (NonceSlot::Local, _, _, true) => Verdict::Abort(Violation::LocalNonceAhead(hex())),
+        (NonceSlot::Remote, true, _, _) => refused("remote nonce below the one on disk".to_owned()),
+        (NonceSlot::Remote, _, true, _) => refused(format!(
+            "remote nonce {}: at the top of the nonce space, where no peer's counter gets; not written",
+            hex()
+        )),
+        _ => {
             *on_disk = Some(nonce);
             Verdict::Apply {
                 action: Action::Persist { slot, nonce },
@@ -478,6 +512,8 @@ mod tests {
             role,
             mtu,
             udp_sends: UdpSends::Addressed,
+            nonce_reset_incr: INCR,
+            start_unix_time: START,
         }
     }
 
@@ -502,6 +538,26 @@ mod tests {
             reason,
             next,
         }
+    }
+
+    /// `nonce_reset_incr` in the facts.
+    const INCR: u64 = 100;
+    /// The Unix time of the start message in the facts.
+    const START: u64 = 1_800_000_000;
+
+    /// `k` above `base`.
+    fn plus(base: [u8; 24], k: u64) -> [u8; 24] {
+        *Nonce::from_bytes(base).plus(k).as_bytes()
+    }
+
+    /// A start the network process may pick from the clock of its start
+    /// message, with `random` low bytes.
+    fn clock(random: u8) -> [u8; 24] {
+        *Nonce::from_time_and_random(START, [random; 16]).as_bytes()
+    }
+
+    fn hex(n: [u8; 24]) -> String {
+        Nonce::from_bytes(n).to_hex()
     }
 
     /// A nonce whose most significant byte is `n`.
@@ -597,9 +653,18 @@ mod tests {
         let session = conv(true, true, None, None);
         // Greeted, with these nonces on disk.
         let local_5 = conv(true, false, Some(5), None);
-        let local_6 = conv(true, false, Some(6), None);
         let up_local_5 = conv(true, true, Some(5), None);
         let up_remote_9 = conv(true, true, Some(5), Some(9));
+        // What a run an hour before left: far below the clock's start.
+        let an_hour_before = *Nonce::from_time_and_random(START - 3600, [9; 16]).as_bytes();
+        let local_with = |n| Conversation {
+            local_nonce: Some(n),
+            ..greeted
+        };
+        let remote_with = |n| Conversation {
+            remote_nonce: Some(n),
+            ..up_local_5
+        };
         let net_gw_plan = [
             Change::Mtu(1431),
             Change::Forwarding(Family::V4),
@@ -648,14 +713,33 @@ mod tests {
                 refuse_push("pushed network: 198.18.0.0/15: contains the gateway's own address 198.18.0.2; routing it through the tunnel would cut the tunnel", session)),
             // Nonces never go backwards: fatal for the local counter,
             // refused for the remote one; equal is not backwards.
-            (facts(NetGw, None), greeted, nonce(Local, at(5)), persist(Local, at(5), local_5)),
             (facts(NetGw, None), local_5, nonce(Local, at(5)), persist(Local, at(5), local_5)),
-            (facts(NetGw, None), local_5, nonce(Local, at(6)), persist(Local, at(6), local_6)),
+            (facts(NetGw, None), local_5, nonce(Local, plus(at(5), 150)), persist(Local, plus(at(5), 150), local_with(plus(at(5), 150)))),
             (facts(NetGw, None), local_5, nonce(Local, at(4)), abort(Violation::NonceBackwards(Local))),
             (facts(NetGw, None), local_5, nonce(Local, low_bytes_full(4)), abort(Violation::NonceBackwards(Local))),
             (facts(NetGw, None), up_local_5, nonce(Remote, at(9)), persist(Remote, at(9), up_remote_9)),
             (facts(NetGw, None), up_remote_9, nonce(Remote, at(8)),
                 Verdict::Refuse { reason: "remote nonce below the one on disk".to_owned(), reply: Reply::Silent, next: up_remote_9 }),
+            // A local reset point runs at most four increments ahead of
+            // the file, or of the highest start the clock of the start
+            // message allows (the first write after a start from the
+            // clock, a file below it or none).
+            (facts(NetGw, None), local_5, nonce(Local, plus(at(5), 4 * INCR)), persist(Local, plus(at(5), 4 * INCR), local_with(plus(at(5), 4 * INCR)))),
+            (facts(NetGw, None), local_5, nonce(Local, plus(at(5), 4 * INCR + 1)), abort(Violation::LocalNonceAhead(hex(plus(at(5), 4 * INCR + 1))))),
+            (facts(NetGw, None), greeted, nonce(Local, plus(clock(0x5a), INCR)), persist(Local, plus(clock(0x5a), INCR), local_with(plus(clock(0x5a), INCR)))),
+            (facts(NetGw, None), local_with(an_hour_before), nonce(Local, plus(clock(0x77), INCR)), persist(Local, plus(clock(0x77), INCR), local_with(plus(clock(0x77), INCR)))),
+            (facts(NetGw, None), local_with(plus(clock(0), 7)), nonce(Local, plus(clock(0xff), 4 * INCR)),
+                persist(Local, plus(clock(0xff), 4 * INCR), local_with(plus(clock(0xff), 4 * INCR)))),
+            (facts(NetGw, None), greeted, nonce(Local, plus(clock(0xff), 4 * INCR + 1)), abort(Violation::LocalNonceAhead(hex(plus(clock(0xff), 4 * INCR + 1))))),
+            (facts(NetGw, None), greeted, nonce(Local, at(5)), abort(Violation::LocalNonceAhead(hex(at(5))))),
+            // Nothing at the top of the nonce space is written: fatal for
+            // the local slot, refused for the remote one; far ahead is
+            // the most the parent can check of a remote value.
+            (facts(NetGw, None), local_with(at(0xfe)), nonce(Local, [0xff; 24]), abort(Violation::LocalNonceAtTop(hex([0xff; 24])))),
+            (facts(NetGw, None), greeted, nonce(Local, [0xff; 24]), abort(Violation::LocalNonceAtTop(hex([0xff; 24])))),
+            (facts(NetGw, None), up_remote_9, nonce(Remote, [0xff; 24]),
+                Verdict::Refuse { reason: format!("remote nonce {}: at the top of the nonce space, where no peer's counter gets; not written", hex([0xff; 24])), reply: Reply::Silent, next: up_remote_9 }),
+            (facts(NetGw, None), up_remote_9, nonce(Remote, low_bytes_full(0xfe)), persist(Remote, low_bytes_full(0xfe), remote_with(low_bytes_full(0xfe)))),
             // A connected socket: only where sends may not name their
             // destination, for any role, in or out of a session (a peer
             // moves at any time); never to an address no host has.

@@ -23,6 +23,7 @@ use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, UdpSends};
 use crate::cleanup::Cleanup;
 use crate::ledger::Scope;
 use crate::netconf::{Change, Platform};
+use crate::nonce_bounds;
 use crate::nonce_file;
 use crate::policy::{self, Action, Conversation, Facts, Reply, Verdict, Violation};
 use crate::spawn::NetProcess;
@@ -177,13 +178,15 @@ pub fn catch_signals() -> std::io::Result<Signals> {
 impl<P: Platform> Parent<P> {
     /// The parent of the started `net`, before its greeting: the policy's
     /// facts and the nonce paths from `config`, the nonce files' values
-    /// read at start (local, remote), the undo record of the start so far,
-    /// and, where the network process sends by connected sockets, what
-    /// they are made from.
+    /// read at start (local, remote), the Unix time its start message
+    /// carries, the undo record of the start so far, and, where the
+    /// network process sends by connected sockets, what they are made
+    /// from.
     pub fn new(
         net: NetProcess,
         config: &Config,
         (local_nonce, remote_nonce): (Option<[u8; 24]>, Option<[u8; 24]>),
+        start_unix_time: u64,
         cleanup: Cleanup<P>,
         peer_sockets: Option<PeerSockets>,
     ) -> Self {
@@ -196,6 +199,8 @@ impl<P: Platform> Parent<P> {
                     Some(_) => UdpSends::Connected,
                     None => UdpSends::Addressed,
                 },
+                nonce_reset_incr: u64::from(config.nonce_reset_incr),
+                start_unix_time,
             },
             conversation: Conversation::new(local_nonce, remote_nonce),
             nonce_paths: NoncePaths {
@@ -418,6 +423,14 @@ impl<P: Platform> Parent<P> {
                     NonceSlot::Local => &self.nonce_paths.local,
                     NonceSlot::Remote => &self.nonce_paths.remote,
                 };
+                // The conversation still holds the value before this one.
+                if *slot == NonceSlot::Remote {
+                    let previous = self.conversation.remote_nonce.as_ref();
+                    let now = vpnd_net::clock::unix_time();
+                    if let Some(warning) = nonce_bounds::remote_jump(previous, nonce, now) {
+                        log::warn!("{warning}");
+                    }
+                }
                 match nonce_file::write(path, nonce) {
                     Ok(()) => log::debug!("nonce saved: {}", path.display()),
                     Err(e) => log::error!("{e}"),

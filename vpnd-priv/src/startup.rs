@@ -19,6 +19,7 @@ use crate::exec::{ExecError, Executor, Sysctls};
 use crate::forwarding::{self, SharedForwarding};
 use crate::ledger::{Ledger, Scope};
 use crate::netconf::{self, Change, Platform, Tools};
+use crate::nonce_bounds;
 use crate::nonce_file::{self, NonceFileError};
 use crate::pid_file::{PidFile, PidFileError};
 use crate::serve::{GreetingError, Parent, PeerSockets};
@@ -84,6 +85,17 @@ pub fn start(
     let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
     nonce_file::check_writable(&config.local_nonce_file, local_nonce.as_ref())?;
     nonce_file::check_writable(&config.remote_nonce_file, remote_nonce.as_ref())?;
+    if let Some(remote) = remote_nonce
+        .as_ref()
+        .filter(|r| nonce_bounds::beyond_clock(r, vpnd_net::clock::unix_time()))
+    {
+        log::warn!(
+            "{}: holds {}, {}",
+            config.remote_nonce_file.display(),
+            vpnd_crypto::Nonce::from_bytes(*remote).to_hex(),
+            nonce_bounds::BEYOND_CLOCK
+        );
+    }
     let pid_file = PidFile::create(&config.pid_file)?;
     let resolvconf = match &config.role {
         RoleConfig::Host {
@@ -172,10 +184,12 @@ pub fn start(
         }),
         UdpSends::Addressed => None,
     };
+    let unix_time = vpnd_net::clock::unix_time();
     let mut parent = Parent::new(
         net,
         &config,
         (local_nonce, remote_nonce),
+        unix_time,
         cleanup,
         udp_for_peers,
     );
@@ -200,7 +214,7 @@ pub fn start(
         peer,
         local_nonce,
         remote_nonce: remote_nonce.unwrap_or([0; 24]),
-        unix_time: vpnd_net::clock::unix_time(),
+        unix_time,
         uid,
         gid,
         offloads,

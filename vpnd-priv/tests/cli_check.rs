@@ -46,15 +46,30 @@ fn version() {
     );
 }
 
+/// GOOD with its nonce files in `dir`.
+fn with_nonce_files(dir: &Path) -> String {
+    format!(
+        "{GOOD}local_nonce_file: {}\nremote_nonce_file: {}\n",
+        dir.join("local.nonce").display(),
+        dir.join("remote.nonce").display()
+    )
+}
+
 #[test]
 fn a_good_file_is_ok_and_printed_redacted() {
     let dir = tempfile::tempdir().unwrap();
-    let path = file(&dir, "vpnd.conf", GOOD, 0o600);
+    let path = file(&dir, "vpnd.conf", &with_nonce_files(dir.path()), 0o600);
     let out = check(&path, &[]);
     assert!(out.status.success(), "{out:?}");
+    let d = dir.path().display();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        format!("{}: configuration OK\n", path.display())
+        format!(
+            "local_nonce_file {d}/local.nonce: absent (the send counter starts from the clock)\n\
+             remote_nonce_file {d}/remote.nonce: absent (every nonce of the peer is new)\n\
+             {}: configuration OK\n",
+            path.display()
+        )
     );
     assert!(
         out.stderr.is_empty(),
@@ -68,6 +83,55 @@ fn a_good_file_is_ok_and_printed_redacted() {
         "{shown}"
     );
     assert!(!shown.contains("845b920b"));
+}
+
+/// `vpnd -n` prints both nonce values (a poisoned remote one flagged),
+/// and refuses, as the start does, nonce files it would not start from.
+#[test]
+fn the_check_shows_both_nonces_and_refuses_unsafe_nonce_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = file(&dir, "vpnd.conf", &with_nonce_files(d), 0o600);
+    let local = [0x11u8; 24];
+    // Far beyond any clock, not at the top: written, flagged.
+    let mut remote = [0u8; 24];
+    remote[23] = 0x7f;
+    std::fs::write(d.join("local.nonce"), local).unwrap();
+    std::fs::write(d.join("remote.nonce"), remote).unwrap();
+    let out = check(&path, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let local_line = format!(
+        "local_nonce_file {}/local.nonce: {} (above every nonce sent)\n",
+        d.display(),
+        "11".repeat(24)
+    );
+    assert!(stdout.contains(&local_line), "{stdout}");
+    let remote_line = format!(
+        "remote_nonce_file {}/remote.nonce: {}7f (ahead of the clock: ",
+        d.display(),
+        "00".repeat(23)
+    );
+    assert!(stdout.contains(&remote_line), "{stdout}");
+
+    // Writable by the group: refused like a bad configuration, by name.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let out = check(&path, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: owner uid ", d.display()))
+            && stderr.contains("mode 770: a directory writable by group or others"),
+        "{stderr}"
+    );
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // At the top of the nonce space: corrupt data, as at the start.
+    std::fs::write(d.join("remote.nonce"), [0xff; 24]).unwrap();
+    let out = check(&path, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{stderr}");
+    assert!(stderr.contains("at the top of the nonce space"), "{stderr}");
 }
 
 #[test]

@@ -120,13 +120,40 @@ fn main() {
             let hello = ipc::encode(&ToParent::NetworkDown).unwrap();
             channel.send(&hello, &[channel.as_fd()]).unwrap();
         }
+        // Small values, below the clock: only the order is wrong.
         "nonce_backwards" => {
             for n in [9u8, 1] {
+                let mut nonce = [0u8; 24];
+                nonce[0] = n;
                 send(
                     &channel,
                     &ToParent::PersistNonce {
                         slot: NonceSlot::Local,
-                        nonce: [n; 24],
+                        nonce,
+                    },
+                );
+            }
+        }
+        // A local reset point at the top of the nonce space, which no
+        // restart could start above: a violation, never written.
+        "poison_local" => send(
+            &channel,
+            &ToParent::PersistNonce {
+                slot: NonceSlot::Local,
+                nonce: [0xff; 24],
+            },
+        ),
+        // Remote values that would lock the peer out: one at the top
+        // (refused), then one far beyond any clock (written, warned of).
+        "poison_remote" => {
+            let mut far = [0u8; 24];
+            far[23] = 0x7f;
+            for nonce in [[0xff; 24], far] {
+                send(
+                    &channel,
+                    &ToParent::PersistNonce {
+                        slot: NonceSlot::Remote,
+                        nonce,
                     },
                 );
             }

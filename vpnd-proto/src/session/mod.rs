@@ -328,6 +328,12 @@ impl<E: Entropy> Session<E> {
         self.send.peek()
     }
 
+    /// The local reset point last handed out to be persisted: above every
+    /// nonce sent.
+    pub fn local_reset_point(&self) -> Nonce {
+        self.send.reset_point()
+    }
+
     /// Datagrams sent since the local nonce was last persisted (about).
     pub fn nonces_since_reset(&self) -> u64 {
         self.send.since_reset()

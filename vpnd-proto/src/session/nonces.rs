@@ -60,6 +60,11 @@ impl SendCounter {
         self.next
     }
 
+    /// The reset point last handed out to be persisted.
+    pub(crate) fn reset_point(&self) -> Nonce {
+        self.reset_point
+    }
+
     /// Datagrams sent since the last reset point was written (approximate:
     /// the state dump's "nonces since reset").
     pub(crate) fn since_reset(&self) -> u64 {

@@ -16,11 +16,13 @@ use clap::Parser;
 mod cli;
 mod daemonize;
 mod load;
+mod nonce_report;
 mod preflight;
 mod service_notify;
 mod status;
 
 use vpnd_net::logging::{self, Sink};
+use vpnd_priv::nonce_file::NonceFileError;
 use vpnd_priv::serve::{self, Ended};
 use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
@@ -85,6 +87,13 @@ fn main() -> ExitCode {
     if args.check {
         if args.verbose > 0 {
             print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
+        }
+        match nonce_report::report(&config) {
+            Ok(lines) => print!("{lines}"),
+            Err(e) => {
+                eprintln!("vpnd: {e}");
+                return ExitCode::from(nonce_file_exit_code(&e));
+            }
         }
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
@@ -248,11 +257,24 @@ fn preflight_exit_code(e: &PreflightError) -> u8 {
     }
 }
 
+/// A nonce file that stops the start (or fails `-n`): unsafe files are a
+/// configuration error, unwritable ones cannot be created, the rest is
+/// corrupt data.
+fn nonce_file_exit_code(e: &NonceFileError) -> u8 {
+    use sysexits::*;
+    match e {
+        NonceFileError::Write { .. } => EX_CANTCREAT,
+        NonceFileError::Unsafe { .. } => EX_CONFIG,
+        NonceFileError::Read { .. }
+        | NonceFileError::Length { .. }
+        | NonceFileError::AtTop { .. } => EX_DATAERR,
+    }
+}
+
 fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
-        StartError::NonceFile(vpnd_priv::nonce_file::NonceFileError::Write { .. }) => EX_CANTCREAT,
-        StartError::NonceFile(_) => EX_DATAERR,
+        StartError::NonceFile(e) => nonce_file_exit_code(e),
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
