@@ -147,6 +147,33 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
     );
     set_param(&pair, "ip_path", "/sbin/ip");
 
+    // What root runs, and the configuration itself, must be root's to
+    // change alone: a program reached through a directory anyone can
+    // write, and a configuration others can read, are refused.
+    let open_bin = pair.dir.join("open-bin");
+    std::fs::create_dir(&open_bin).unwrap();
+    std::fs::set_permissions(&open_bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ip = open_bin.join("ip");
+    std::os::unix::fs::symlink("/sbin/ip", &ip).unwrap();
+    set_param(&pair, "ip_path", &ip.to_string_lossy());
+    refused(
+        &pair,
+        78,
+        &format!(
+            "ip_path {}: directory {}: mode 0777: writable by group or others",
+            ip.display(),
+            open_bin.display()
+        ),
+    );
+    set_param(&pair, "ip_path", "/sbin/ip");
+    std::fs::set_permissions(&pair.a.conf, std::fs::Permissions::from_mode(0o640)).unwrap();
+    refused(
+        &pair,
+        78,
+        "mode 0640: readable or writable by group or others",
+    );
+    std::fs::set_permissions(&pair.a.conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+
     set_param(&pair, "remote_host", "no-such-host.invalid");
     refused(&pair, 68, "remote_host no-such-host.invalid");
     set_param(&pair, "remote_host", "198.18.0.2");

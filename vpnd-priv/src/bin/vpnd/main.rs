@@ -100,7 +100,7 @@ fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
             eprintln!("vpnd: {e}");
             Err(ExitCode::from(match e {
                 LoadError::Read { .. } => sysexits::EX_NOINPUT,
-                LoadError::Invalid(_) => sysexits::EX_CONFIG,
+                LoadError::Invalid(_) | LoadError::Unsafe(_) => sysexits::EX_CONFIG,
             }))
         }
     }
