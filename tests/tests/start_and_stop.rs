@@ -53,6 +53,12 @@ fn the_daemon_detaches_once_up_and_stops_on_sigterm() {
     assert!(!children.trim().is_empty(), "no network process");
     let links = pair.a.ns.ip_output(&["link", "show", &pair.a.device]);
     assert!(links.contains("UP"), "{links}");
+    // The daemon holds no directory busy: it left the one it was started
+    // in (this test's) for the root.
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        std::path::Path::new("/")
+    );
     signal(pid, nix::sys::signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
     while pid_alive(pid) && Instant::now() < deadline {

@@ -233,7 +233,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
 fn preflight_exit_code(e: &PreflightError) -> u8 {
     use sysexits::*;
     match e {
-        PreflightError::User { .. } => EX_NOUSER,
+        PreflightError::User { .. } | PreflightError::Group { .. } => EX_NOUSER,
         PreflightError::Chroot { .. } => EX_CONFIG,
         PreflightError::Resolve { .. } => EX_NOHOST,
     }
