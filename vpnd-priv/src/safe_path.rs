@@ -140,8 +140,16 @@ pub fn resolve(path: &Path, owner: u32) -> Result<(PathBuf, Metadata), PathFlaw>
             return Err(io(&at, rustix::io::Errno::NOTDIR.into()));
         }
         let next = at.join(&name);
-        let entry = std::fs::symlink_metadata(&next).map_err(|e| io(&next, e))?;
-        check_directory(&at, &found, &next, &entry, owner)?;
+        let entry = match std::fs::symlink_metadata(&next) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // Nothing there (yet): whoever can write the directory,
+                // sticky or not, could put something there.
+                check_directory(&at, &found, None, owner)?;
+                return Err(io(&next, e));
+            }
+        };
+        check_directory(&at, &found, Some((&next, &entry)), owner)?;
         if entry.file_type().is_symlink() {
             links += 1;
             if links > MAX_SYMLINKS {
@@ -179,12 +187,12 @@ fn push_names(names: &mut Vec<OsString>, path: &Path) {
 }
 
 /// The directory `dir` (metadata `meta`) lets nobody but root or `owner`
-/// replace its entry `entry` (metadata `entry_meta`).
+/// replace its entry `entry` (its path and metadata), or put one where
+/// there is none.
 fn check_directory(
     dir: &Path,
     meta: &Metadata,
-    entry: &Path,
-    entry_meta: &Metadata,
+    entry: Option<(&Path, &Metadata)>,
     owner: u32,
 ) -> Result<(), PathFlaw> {
     let permitted = |uid: u32| uid == 0 || uid == owner;
@@ -198,19 +206,23 @@ fn check_directory(
     if mode & GROUP_OR_OTHERS_WRITE == 0 {
         return Ok(());
     }
-    if mode & STICKY == 0 {
-        return Err(PathFlaw::WritableDirectory {
-            path: dir.to_owned(),
-            mode: mode & 0o7777,
-        });
+    let writable = PathFlaw::WritableDirectory {
+        path: dir.to_owned(),
+        mode: mode & 0o7777,
+    };
+    match entry {
+        Some((entry, entry_meta)) if mode & STICKY != 0 => {
+            if permitted(entry_meta.uid()) {
+                Ok(())
+            } else {
+                Err(PathFlaw::StickyEntryOwner {
+                    path: entry.to_owned(),
+                    uid: entry_meta.uid(),
+                })
+            }
+        }
+        _ => Err(writable),
     }
-    if !permitted(entry_meta.uid()) {
-        return Err(PathFlaw::StickyEntryOwner {
-            path: entry.to_owned(),
-            uid: entry_meta.uid(),
-        });
-    }
-    Ok(())
 }
 
 /// A program root runs: the path and every directory on it are root's
@@ -404,6 +416,27 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_missing_program_is_unsafe_where_others_could_create_it() {
+        if !as_root() {
+            return;
+        }
+        let (dir, _prog) = scratch();
+        let missing = dir.path().join("bin/missing");
+        assert!(check_program(&missing).unwrap_err().is_missing());
+        // Sticky or not, a directory others can write lets them create it.
+        for mode in [0o777, 0o1777] {
+            chmod(&dir.path().join("bin"), mode);
+            assert_eq!(
+                check_program(&missing),
+                Err(PathFlaw::WritableDirectory {
+                    path: dir.path().join("bin"),
+                    mode,
+                })
+            );
+        }
     }
 
     #[test]

@@ -238,6 +238,20 @@ fn programs_root_runs_must_be_writable_by_root_alone() {
         );
         std::os::unix::fs::chown(&program, Some(0), None).unwrap();
     }
+    // A program that is not there yet, where anyone could put one.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let text = format!("{host}resolvconf_path: {}/resolvconf\n", open.display());
+    let out = check(&file(&dir, "vpnd.conf", &text, 0o600), &[]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "directory {}: mode 1777: writable by group or others",
+            open.display()
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
