@@ -104,9 +104,7 @@ pub fn run_within(argv: &Argv, limit: Duration) -> Result<(), ExecError> {
             Ok(Some(status)) => break status,
             Ok(None) => {}
             Err(e) => {
-                kill_group(group);
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_all(&mut child, group);
                 return Err(ExecError::Spawn {
                     command,
                     reason: e.to_string(),
@@ -114,9 +112,7 @@ pub fn run_within(argv: &Argv, limit: Duration) -> Result<(), ExecError> {
             }
         }
         let Some(left) = time_left(deadline) else {
-            kill_group(group);
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_all(&mut child, group);
             return Err(ExecError::Timeout {
                 command,
                 seconds: limit.as_secs(),
@@ -159,6 +155,14 @@ fn time_left(deadline: Instant) -> Option<Duration> {
 fn kill_group(group: rustix::process::Pid) {
     // ESRCH: nothing is left.
     let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+}
+
+/// Kills a running command's group, the command too should it have left
+/// the group, and reaps it.
+fn kill_all(child: &mut std::process::Child, group: rustix::process::Pid) {
+    kill_group(group);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A command's standard error as it comes: the first [`STDERR_KEPT`]
