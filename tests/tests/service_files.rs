@@ -102,6 +102,10 @@ impl RcScript {
         let prefix = dir.path();
         std::fs::create_dir_all(prefix.join("sbin")).unwrap();
         std::fs::create_dir_all(prefix.join("etc/rc.d")).unwrap();
+        // vpnd refuses a configuration in a directory others can write,
+        // whatever the umask made of it.
+        std::fs::set_permissions(prefix.join("etc"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         std::fs::write(prefix.join("rc.subr"), RC_SUBR).unwrap();
         let script = std::fs::read_to_string(etc("rc.d/vpnd.in"))
             .unwrap()

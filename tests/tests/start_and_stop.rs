@@ -62,6 +62,12 @@ fn the_daemon_detaches_once_up_and_stops_on_sigterm() {
     assert_eq!(core[..2], ["0", "0"], "{limits}");
     let links = pair.a.ns.ip_output(&["link", "show", &pair.a.device]);
     assert!(links.contains("UP"), "{links}");
+    // The daemon holds no directory busy: it left the one it was started
+    // in (this test's) for the root.
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        std::path::Path::new("/")
+    );
     signal(pid, nix::sys::signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
     while pid_alive(pid) && Instant::now() < deadline {
@@ -185,6 +191,33 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
         "/nonexistent/ip: cannot run: ip_path: not an executable file",
     );
     set_param(&pair, "ip_path", "/sbin/ip");
+
+    // What root runs, and the configuration itself, must be root's to
+    // change alone: a program reached through a directory anyone can
+    // write, and a configuration others can read, are refused.
+    let open_bin = pair.dir.join("open-bin");
+    std::fs::create_dir(&open_bin).unwrap();
+    std::fs::set_permissions(&open_bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ip = open_bin.join("ip");
+    std::os::unix::fs::symlink("/sbin/ip", &ip).unwrap();
+    set_param(&pair, "ip_path", &ip.to_string_lossy());
+    refused(
+        &pair,
+        78,
+        &format!(
+            "ip_path {}: directory {}: mode 0777: writable by group or others",
+            ip.display(),
+            open_bin.display()
+        ),
+    );
+    set_param(&pair, "ip_path", "/sbin/ip");
+    std::fs::set_permissions(&pair.a.conf, std::fs::Permissions::from_mode(0o640)).unwrap();
+    refused(
+        &pair,
+        78,
+        "mode 0640: readable or writable by group or others",
+    );
+    std::fs::set_permissions(&pair.a.conf, std::fs::Permissions::from_mode(0o600)).unwrap();
 
     set_param(&pair, "remote_host", "no-such-host.invalid");
     refused(&pair, 68, "remote_host no-such-host.invalid");

@@ -198,3 +198,65 @@ fn vpnd_s_without_a_daemon_names_the_socket_and_exits_69() {
         "{err}"
     );
 }
+
+/// The stats socket is mode 660, root's and `stats_group`'s, whatever the
+/// umask vpnd was started with (0 here, which would leave it 0777): a
+/// monitoring user in the group runs `vpnd -s` without root, with a file
+/// of its own naming the socket; a user outside the group cannot connect.
+#[test]
+fn the_stats_socket_is_mode_660_for_root_and_the_stats_group() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    // nogroup (Debian) or nobody: some group without root in it.
+    let monitors = 65534;
+    let Some(group) = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(monitors)).unwrap()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v != "true"),
+            "no group {monitors}"
+        );
+        eprintln!("SKIPPED: no group {monitors}");
+        return;
+    };
+    let pair = Pair::new("statsgroup", &format!("stats_group: {}\n", group.name));
+    let umask_zero = ["sh", "-c", "umask 000; exec \"$@\"", "sh"];
+    let mut d = pair.a.start_wrapped(&pair.dir, &[], &umask_zero);
+    d.wait_running(Duration::from_secs(20));
+    let meta = std::fs::symlink_metadata(&pair.a.stats_path).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o660, "{meta:?}");
+    assert_eq!((meta.uid(), meta.gid()), (0, monitors));
+
+    let own = pair.dir.join("monitor.conf");
+    vpnd_tests::pair::write_private(
+        &own,
+        &format!("stats_path: {}\n", pair.a.stats_path.display()),
+    );
+    std::os::unix::fs::chown(&own, Some(65534), Some(monitors)).unwrap();
+    let as_user = |gid: u32| {
+        std::process::Command::new(vpnd_tests::binary("vpnd"))
+            .args(["-s", "-c"])
+            .arg(&own)
+            .uid(65534)
+            .gid(gid)
+            .output()
+            .unwrap()
+    };
+    let out = as_user(monitors);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("role:") && l.ends_with(" net-gw")),
+        "{out:?}"
+    );
+    // The same user in another group (not root's, not the socket's).
+    let out = as_user(monitors - 1);
+    assert_eq!(out.status.code(), Some(69), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{out:?}"
+    );
+}

@@ -41,11 +41,14 @@ pub enum ExecError {
         /// What it said on standard error.
         stderr: String,
     },
-    /// The program ran past [`COMMAND_TIMEOUT`] and was killed.
-    #[error("{command}: killed after {}s", COMMAND_TIMEOUT.as_secs())]
+    /// The program ran past its time limit ([`COMMAND_TIMEOUT`]) and was
+    /// killed, with everything it started.
+    #[error("{command}: killed after {seconds}s")]
     Timeout {
         /// The command line.
         command: String,
+        /// The limit.
+        seconds: u64,
     },
     /// A sysctl could not be read or written.
     #[error("{name}: {reason}")]
@@ -61,8 +64,19 @@ pub enum ExecError {
 }
 
 /// Runs one command: no shell, a cleared environment, standard error
-/// captured for the message, a time limit.
+/// captured for the message, [`COMMAND_TIMEOUT`] for all of it.
 pub fn run(argv: &Argv) -> Result<(), ExecError> {
+    run_within(argv, COMMAND_TIMEOUT)
+}
+
+/// Runs one command as [`run`] does, with `limit` for the whole exchange:
+/// start, exit and, if it failed, reading what it said on standard error.
+/// It runs in a process group of its own, and when the limit passes the
+/// whole group is killed: a program it left behind in the background (a
+/// resolvconf hook's) holding standard error open must not keep root
+/// waiting.
+pub fn run_within(argv: &Argv, limit: Duration) -> Result<(), ExecError> {
+    use std::os::unix::process::CommandExt;
     let command = argv.to_string();
     let mut child = Command::new(&argv.program)
         .args(&argv.args)
@@ -75,48 +89,141 @@ pub fn run(argv: &Argv) -> Result<(), ExecError> {
         })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| ExecError::Spawn {
             command: command.clone(),
             reason: e.to_string(),
         })?;
+    let deadline = Instant::now() + limit;
     if let (Some(text), Some(mut stdin)) = (&argv.stdin, child.stdin.take()) {
-        // A program that exits without reading is caught by its status.
+        // A program that exits without reading is caught by its status;
+        // the text is far smaller than a pipe holds, so this cannot wait.
         let _ = stdin.write_all(text.as_bytes());
     }
-    let started = Instant::now();
+    let group = rustix::process::Pid::from_child(&child);
+    let mut said = Said::new(child.stderr.take());
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > COMMAND_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ExecError::Timeout { command });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) => {}
             Err(e) => {
+                kill_all(&mut child, group);
                 return Err(ExecError::Spawn {
                     command,
                     reason: e.to_string(),
                 });
             }
         }
+        let Some(left) = time_left(deadline) else {
+            kill_all(&mut child, group);
+            return Err(ExecError::Timeout {
+                command,
+                seconds: limit.as_secs(),
+            });
+        };
+        // Standard error is read while the program runs, so that one
+        // that writes much does not stop on a full pipe.
+        said.read_for(left.min(STATUS_POLL));
     };
     if status.success() {
         return Ok(());
     }
-    let mut stderr = Vec::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err
-            .by_ref()
-            .take(STDERR_KEPT as u64)
-            .read_to_end(&mut stderr);
+    // The program is gone, but what it left behind may hold the pipe.
+    while said.open() {
+        let Some(left) = time_left(deadline) else {
+            kill_group(group);
+            break;
+        };
+        said.read_for(left);
     }
     Err(ExecError::Failed {
         command,
         status: status.to_string(),
-        stderr: String::from_utf8_lossy(&stderr).trim().to_owned(),
+        stderr: String::from_utf8_lossy(&said.kept).trim().to_owned(),
     })
+}
+
+/// How often a running command's status is looked at.
+const STATUS_POLL: Duration = Duration::from_millis(5);
+
+/// The time until `deadline`, `None` once it has passed.
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| !left.is_zero())
+}
+
+/// Kills every process of a command's group (its own pid), the command
+/// itself and whatever it started and left running.
+fn kill_group(group: rustix::process::Pid) {
+    // ESRCH: nothing is left.
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+}
+
+/// Kills a running command's group, the command too should it have left
+/// the group, and reaps it.
+fn kill_all(child: &mut std::process::Child, group: rustix::process::Pid) {
+    kill_group(group);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A command's standard error as it comes: the first [`STDERR_KEPT`]
+/// bytes kept, the rest read and dropped, until every writer has closed it.
+struct Said {
+    pipe: Option<std::process::ChildStderr>,
+    kept: Vec<u8>,
+}
+
+impl Said {
+    fn new(pipe: Option<std::process::ChildStderr>) -> Said {
+        Said {
+            pipe,
+            kept: Vec::new(),
+        }
+    }
+
+    /// False once every writer has closed the pipe.
+    fn open(&self) -> bool {
+        self.pipe.is_some()
+    }
+
+    /// Waits up to `wait` for output and reads what came (one read, so it
+    /// never blocks past `wait`); with the pipe closed, only waits.
+    fn read_for(&mut self, wait: Duration) {
+        use rustix::event::{PollFd, PollFlags, Timespec};
+        let Some(pipe) = &mut self.pipe else {
+            std::thread::sleep(wait);
+            return;
+        };
+        let timeout = Timespec::try_from(wait).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 5_000_000,
+        });
+        let mut fds = [PollFd::new(&*pipe, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => return,
+            Ok(_) => {}
+            Err(_) => {
+                self.pipe = None;
+                return;
+            }
+        }
+        // poll said it is readable (data, or every writer gone): this
+        // read does not block.
+        let mut chunk = [0u8; 4096];
+        match pipe.read(&mut chunk) {
+            Ok(0) => self.pipe = None,
+            Ok(n) => {
+                let room = STDERR_KEPT.saturating_sub(self.kept.len());
+                self.kept
+                    .extend_from_slice(chunk.get(..n.min(room)).unwrap_or_default());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => self.pipe = None,
+        }
+    }
 }
 
 /// Reads and writes sysctls. Linux names are `/proc/sys` paths, taken

@@ -22,6 +22,7 @@ pub mod nonce_file;
 pub mod pid_file;
 pub mod policy;
 pub mod printable;
+pub mod safe_path;
 pub mod serve;
 pub mod sockets;
 pub mod spawn;

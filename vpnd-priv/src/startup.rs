@@ -68,6 +68,8 @@ pub struct Resolved {
     pub uid: u32,
     /// Its primary group (never 0).
     pub gid: u32,
+    /// The statistics socket's group (`stats_group`; 0, root's, unset).
+    pub stats_gid: u32,
     /// The peer's address (`remote_host` resolved); `None` for a host-gw.
     pub peer: Option<SocketAddr>,
 }
@@ -79,7 +81,12 @@ pub fn start(
     resolved: Resolved,
     logging: ChildLogging,
 ) -> Result<Parent<impl Platform>, StartError> {
-    let Resolved { uid, gid, peer } = resolved;
+    let Resolved {
+        uid,
+        gid,
+        stats_gid,
+        peer,
+    } = resolved;
     let udp_sends = udp_sends()?;
     let local_nonce = nonce_file::read(&config.local_nonce_file)?;
     let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
@@ -151,7 +158,7 @@ pub fn start(
         udp_gso,
         udp_gro,
     };
-    let stats = sockets::stats_listener(&config.stats_path)?;
+    let stats = sockets::stats_listener(&config.stats_path, stats_gid)?;
     cleanup.stats_socket_created(config.stats_path.clone());
     log::info!(
         "started: role {}, device {}, UDP port {}, peer {}",

@@ -90,7 +90,11 @@ fn a_good_file_is_ok_and_printed_redacted() {
 #[test]
 fn the_check_shows_both_nonces_and_refuses_unsafe_nonce_files() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // The nonce files in a directory of their own: the configuration's
+    // directory must stay safe when the nonces' is made unsafe below.
+    let d = &dir.path().join("nonces");
+    std::fs::create_dir(d).unwrap();
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
     let path = file(&dir, "vpnd.conf", &with_nonce_files(d), 0o600);
     let local = [0x11u8; 24];
@@ -168,15 +172,153 @@ fn a_missing_file_is_named_with_exit_66() {
 }
 
 #[test]
-fn a_world_readable_file_is_warned_about() {
+fn a_file_readable_or_writable_by_others_is_refused_with_exit_78() {
     let dir = tempfile::tempdir().unwrap();
-    let path = file(&dir, "vpnd.conf", GOOD, 0o644);
+    for mode in [0o644, 0o640, 0o620, 0o604] {
+        let path = file(&dir, "vpnd.conf", GOOD, mode);
+        let out = check(&path, &[]);
+        assert_eq!(out.status.code(), Some(78), "{mode:o}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "configuration file {}: mode {mode:04o}: readable or writable by group or others",
+                path.display()
+            )) && err.contains("chmod 600"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// True when running as root; otherwise SKIPPED (fails under CI).
+fn as_root(what: &str) -> bool {
+    if rustix::process::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none_or(|v| v != "true"),
+        "{what} needs root under CI"
+    );
+    eprintln!("SKIPPED: {what}: not root");
+    false
+}
+
+#[test]
+fn a_file_of_another_user_is_refused_with_exit_78() {
+    if !as_root("chown") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "vpnd.conf", GOOD, 0o600);
+    std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
     let out = check(&path, &[]);
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("mode 0644") && err.contains("chmod 600"),
+        err.contains(&format!(
+            "configuration file {}: owned by uid 65534, not root",
+            path.display()
+        )),
         "{err}"
+    );
+}
+
+#[test]
+fn a_file_in_a_directory_others_can_write_is_refused_with_exit_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "vpnd.conf", GOOD, 0o600);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = check(&path, &[]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "directory {}: mode 0777: writable by group or others",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+}
+
+/// `ip_path` (Linux) and a host's `resolvconf_path` are run by root: a
+/// program that anyone else can write, or that sits in a directory anyone
+/// else can write, is refused, naming the parameter and what is wrong.
+#[test]
+fn programs_root_runs_must_be_writable_by_root_alone() {
+    if !as_root("programs owned by root") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = file(&dir, "bin/program", "#!/bin/sh\n", 0o755);
+    let host = format!(
+        "role: host\n\
+         local_sk: {}\n\
+         remote_pk: {}\n\
+         remote_host: 198.18.0.2\n",
+        "11".repeat(32),
+        "22".repeat(32)
+    );
+    let mut parameters = vec!["resolvconf_path"];
+    if cfg!(target_os = "linux") {
+        parameters.push("ip_path");
+    }
+    for parameter in parameters {
+        let text = format!("{host}{parameter}: {}\n", program.display());
+        let path = file(&dir, "vpnd.conf", &text, 0o600);
+        let out = check(&path, &[]);
+        assert!(out.status.success(), "{parameter}: {out:?}");
+
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let out = check(&path, &[]);
+        assert_eq!(out.status.code(), Some(78), "{parameter}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "{parameter} {}: directory {}: mode 0775: writable by group or others",
+                program.display(),
+                bin.display()
+            )),
+            "{err}"
+        );
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o757)).unwrap();
+        let err = String::from_utf8_lossy(&check(&path, &[]).stderr).into_owned();
+        assert!(
+            err.contains(&format!(
+                "file {}: mode 0757: writable by group or others",
+                program.display()
+            )),
+            "{err}"
+        );
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        std::os::unix::fs::chown(&program, Some(65534), None).unwrap();
+        let out = check(&path, &[]);
+        assert_eq!(out.status.code(), Some(78), "{parameter}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("owned by uid 65534, not root"),
+            "{out:?}"
+        );
+        std::os::unix::fs::chown(&program, Some(0), None).unwrap();
+    }
+    // A program that is not there yet, where anyone could put one.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let text = format!("{host}resolvconf_path: {}/resolvconf\n", open.display());
+    let out = check(&file(&dir, "vpnd.conf", &text, 0o600), &[]);
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "directory {}: mode 1777: writable by group or others",
+            open.display()
+        )),
+        "{out:?}"
     );
 }
 
@@ -272,4 +414,30 @@ fn status_reads_the_socket_path_without_a_valid_key() {
             "{name}: {err}"
         );
     }
+}
+
+/// `vpnd -s` reads `stats_path` alone and runs nothing: a file others can
+/// read is warned about there, not refused.
+#[test]
+fn status_only_warns_about_a_file_others_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("stats.sock");
+    let text = format!("{GOOD}stats_path: {}\n", socket.display());
+    let path = file(&dir, "vpnd.conf", &text, 0o644);
+    let listener = UnixListener::bind(&socket).unwrap();
+    let daemon = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        stream.read_to_end(&mut request).unwrap();
+        stream.write_all(b"vpnd: the status\n").unwrap();
+    });
+    let out = vpnd(&["-s", "-c", path.to_str().unwrap()]);
+    daemon.join().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "vpnd: the status\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("vpnd: warning: ") && err.contains("mode 0644"),
+        "{err}"
+    );
 }

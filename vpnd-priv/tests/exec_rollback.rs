@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use vpnd_priv::exec::{ExecError, Executor, Sysctls, run};
+use vpnd_priv::exec::{ExecError, Executor, Sysctls, run, run_within};
 use vpnd_priv::forwarding::SharedForwarding;
 use vpnd_priv::ledger::{Ledger, Scope};
 use vpnd_priv::netconf::{Argv, Change, Family, Linux, Tools};
@@ -226,4 +226,89 @@ fn commands_get_no_shell_and_no_environment() {
         text.contains("a;rm -rf /tmp/x $(id)"),
         "arguments arrive unexpanded: {text}"
     );
+}
+
+/// A script in `s` that starts `sleep 1000` in the background (holding
+/// standard error, as a resolvconf hook's helper would), writes its pid to
+/// `sleep.pid`, then runs `then`.
+fn leaves_a_sleep_behind(s: &Scratch, then: &str) -> (Argv, PathBuf) {
+    let script = s.join("hook");
+    let pid_file = s.join("sleep.pid");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh
+sleep 1000 &
+echo $! > {}
+{then}
+",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let argv = Argv {
+        program: script,
+        args: vec![],
+        stdin: None,
+    };
+    (argv, pid_file)
+}
+
+/// True once the process `pid` is gone (or a zombie awaiting its reaper),
+/// looked at for up to two seconds.
+fn ends(pid_file: &Path) -> bool {
+    let pid = std::fs::read_to_string(pid_file).unwrap().trim().to_owned();
+    let stat = PathBuf::from(format!("/proc/{pid}/stat"));
+    for _ in 0..200 {
+        match std::fs::read_to_string(&stat) {
+            Err(_) => return true,
+            Ok(text)
+                if text
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z') =>
+            {
+                return true;
+            }
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+    false
+}
+
+#[test]
+fn a_failed_command_whose_helper_holds_stderr_is_given_up_and_the_helper_killed() {
+    let s = Scratch::new();
+    let (argv, pid_file) = leaves_a_sleep_behind(&s, "echo 'hook failed' >&2\nexit 1");
+    let limit = std::time::Duration::from_millis(1500);
+    let started = std::time::Instant::now();
+    let err = run_within(&argv, limit).unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took < limit + std::time::Duration::from_secs(1),
+        "took {took:?}"
+    );
+    match err {
+        ExecError::Failed { stderr, .. } => assert_eq!(stderr, "hook failed"),
+        other => panic!("{other:?}"),
+    }
+    assert!(ends(&pid_file), "the background sleep is still running");
+}
+
+#[test]
+fn a_command_past_its_limit_is_killed_with_what_it_started() {
+    let s = Scratch::new();
+    let (argv, pid_file) = leaves_a_sleep_behind(&s, "sleep 1000");
+    let limit = std::time::Duration::from_millis(1000);
+    let started = std::time::Instant::now();
+    let err = run_within(&argv, limit).unwrap_err();
+    assert!(started.elapsed() < limit + std::time::Duration::from_secs(1));
+    assert!(
+        matches!(err, ExecError::Timeout { seconds: 1, .. }),
+        "{err:?}"
+    );
+    assert!(ends(&pid_file), "the background sleep is still running");
 }

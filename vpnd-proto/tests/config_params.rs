@@ -339,7 +339,7 @@ fn full(role: &str) -> String {
          ip_path: /usr/sbin/ip\nmax_key_age: 30\nmax_key_packets: 5000\n\
          local_nonce_file: /var/lib/vpnd/l.nonce\nremote_nonce_file: /var/lib/vpnd/r.nonce\n\
          nonce_reset_incr: 16\nuser: vpnd\nchroot_dir: /var/lib/vpnd/empty\n\
-         stats_path: /run/vpnd/stats.sock\npid_file: /run/vpnd/vpnd.pid\nmtu: 1400\n"
+         stats_path: /run/vpnd/stats.sock\nstats_group: monitor\npid_file: /run/vpnd/vpnd.pid\nmtu: 1400\n"
     );
     let extra = match role {
         "net-gw" => "remote_host: 2001:2::2\nremote_port: 4800\nremote_network: 2001:2:0:2::/64\n",

@@ -187,11 +187,20 @@ fn connected_beside(local: SocketAddr, peer: SocketAddr, shared: bool) -> Result
 /// the network process can count and drop it.
 pub const UDP_BUFFER: usize = 4 << 20;
 
-/// The stats listener at `path`, non-blocking. A stale socket left by a
-/// vpnd that died is replaced; a socket some process still listens on, or
-/// anything that is not a socket, is an error (W17: two instances must not
-/// steal each other's socket, and vpnd removes nothing that is not its own).
-pub fn stats_listener(path: &Path) -> Result<UnixListener, SocketError> {
+/// The stats socket's mode: root and the stats group may connect (which
+/// needs write permission), nobody else. Nothing a client sends can change
+/// vpnd's state: the network process answers with statistics or the
+/// status block and closes.
+pub const STATS_MODE: u32 = 0o660;
+
+/// The stats listener at `path`, non-blocking, mode [`STATS_MODE`] whatever
+/// the umask vpnd inherited, owned by root and group `gid`. A stale socket
+/// left by a vpnd that died is replaced; a socket some process still
+/// listens on, or anything that is not a socket, is an error (W17: two
+/// instances must not steal each other's socket, and vpnd removes nothing
+/// that is not its own). Called while the parent is single-threaded: the
+/// umask it sets for the bind is the process's.
+pub fn stats_listener(path: &Path, gid: u32) -> Result<UnixListener, SocketError> {
     let err = |reason: String| SocketError::Stats {
         path: path.to_path_buf(),
         reason,
@@ -209,7 +218,18 @@ pub fn stats_listener(path: &Path) -> Result<UnixListener, SocketError> {
         std::fs::remove_file(path)
             .map_err(|e| err(format!("cannot remove the stale socket: {e}")))?;
     }
-    let listener = UnixListener::bind(path).map_err(|e| err(e.to_string()))?;
+    // bind(2) creates the file with the mode the umask leaves: the mode is
+    // set through the umask, as the socket is made, because a chmod by
+    // path afterwards would follow a symbolic link put in its place, and
+    // fchmod(2) on a socket does not reach its file.
+    let mask = rustix::fs::Mode::from_bits_truncate(0o777 & !STATS_MODE);
+    let inherited = rustix::process::umask(mask);
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(inherited);
+    let listener = bound.map_err(|e| err(e.to_string()))?;
+    // lchown: the link itself, were the socket replaced by one.
+    std::os::unix::fs::lchown(path, None, Some(gid))
+        .map_err(|e| err(format!("setting its group to gid {gid}: {e}")))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| err(e.to_string()))?;
@@ -297,16 +317,22 @@ mod tests {
         let scratch = tempfile::tempdir().unwrap();
         let dir = scratch.path();
         let path = dir.join("stats.sock");
-        let first = stats_listener(&path).unwrap();
-        let e = stats_listener(&path).unwrap_err().to_string();
+        let gid = rustix::process::getegid().as_raw();
+        let first = stats_listener(&path, gid).unwrap();
+        // Set, not left to the umask (022 here, which would leave 0755).
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o7777, STATS_MODE);
+        assert_eq!(meta.gid(), gid);
+        let e = stats_listener(&path, gid).unwrap_err().to_string();
         assert!(e.contains("in use"), "{e}");
         drop(first);
         // The file stays behind after the listener closes: stale, replaced.
         assert!(path.exists());
-        let _second = stats_listener(&path).unwrap();
+        let _second = stats_listener(&path, gid).unwrap();
         let file = dir.join("not-a-socket");
         std::fs::write(&file, "x").unwrap();
-        let e = stats_listener(&file).unwrap_err().to_string();
+        let e = stats_listener(&file, gid).unwrap_err().to_string();
         assert!(e.contains("not a socket"), "{e}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
     }

@@ -19,7 +19,8 @@ pub use error::{ConfigError, ConfigErrors};
 pub use parse::{MAX_SOCKET_PATH, PARAMS as PARAMETERS, parse, parse_stats_path};
 pub use print::Secrets;
 pub use values::{
-    RemoteHost, RemoteHostError, StatsPrefix, StatsPrefixError, UserName, UserNameError,
+    GroupName, GroupNameError, RemoteHost, RemoteHostError, StatsPrefix, StatsPrefixError,
+    UserName, UserNameError,
 };
 
 use crate::net::{IfName, Prefix, ResolvDomain};
@@ -118,6 +119,9 @@ pub struct Config {
     pub chroot_dir: PathBuf,
     /// `stats_path`: the Graphite unix socket.
     pub stats_path: PathBuf,
+    /// `stats_group`: the group that may connect to it; `None` means
+    /// root's.
+    pub stats_group: Option<GroupName>,
     /// `pid_file`.
     pub pid_file: PathBuf,
     /// `mtu`: `None` means from the peer's address family.

@@ -13,7 +13,7 @@ use crate::net::{IfName, Prefix, ResolvDomain};
 
 /// Every parameter, in the order the printer writes them (vpnd.conf(5)
 /// documents each; a test holds the two together).
-pub const PARAMS: [&str; 25] = [
+pub const PARAMS: [&str; 26] = [
     "role",
     "device",
     "stats_prefix",
@@ -37,6 +37,7 @@ pub const PARAMS: [&str; 25] = [
     "user",
     "chroot_dir",
     "stats_path",
+    "stats_group",
     "pid_file",
     "mtu",
 ];
@@ -271,11 +272,16 @@ impl<'a> Parser<'a> {
         let user = self.or("user", "_vpnd".parse().ok()?, text);
         let chroot_dir = self.or("chroot_dir", defaults::CHROOT_DIR.into(), path);
         let stats_path = self.stats_path();
+        let stats_group = self.get("stats_group", text);
         let pid_file = self.or("pid_file", defaults::PID_FILE.into(), path);
         let mtu = self.get("mtu", |v| number(v, 576, 1500).map(|n| n as u16));
         let stats_prefix = match (self.entries.contains_key("stats_prefix"), stats_prefix) {
             (true, None) => return None,
             (_, prefix) => prefix,
+        };
+        let stats_group = match (self.entries.contains_key("stats_group"), stats_group) {
+            (true, None) => return None,
+            (_, group) => group,
         };
         let mtu = match (self.entries.contains_key("mtu"), mtu) {
             (true, None) => return None,
@@ -297,6 +303,7 @@ impl<'a> Parser<'a> {
             user: user?,
             chroot_dir: chroot_dir?,
             stats_path: stats_path?,
+            stats_group,
             pid_file: pid_file?,
             mtu,
         })

@@ -75,6 +75,9 @@ impl Config {
         put("user", &self.user);
         put("chroot_dir", &self.chroot_dir.display());
         put("stats_path", &self.stats_path.display());
+        if let Some(g) = &self.stats_group {
+            put("stats_group", g);
+        }
         put("pid_file", &self.pid_file.display());
         if let Some(m) = self.mtu {
             put("mtu", &m);

@@ -54,6 +54,15 @@ config_text!(
     "lower-case letters, digits, '_', '-'"
 );
 
+config_text!(
+    /// `stats_group`: a group name (POSIX's portable characters).
+    GroupName,
+    GroupNameError,
+    32,
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'),
+    "letters, digits, '_', '-', '.'"
+);
+
 impl StatsPrefix {
     /// A prefix from a host name: dots would split the metric path, so
     /// they become underscores, as the deployed peer does; other characters
@@ -85,6 +94,9 @@ mod tests {
         assert!("a".repeat(254).parse::<RemoteHost>().is_err());
         assert!("_vpnd".parse::<UserName>().is_ok());
         assert!("Root".parse::<UserName>().is_err());
+        assert!("Domain.Users-1".parse::<GroupName>().is_ok());
+        assert!("-wheel".parse::<GroupName>().is_err());
+        assert!("a:b".parse::<GroupName>().is_err());
         assert!("gw_a".parse::<StatsPrefix>().is_ok());
         assert!("gw a".parse::<StatsPrefix>().is_err());
         assert!("".parse::<StatsPrefix>().is_err());

@@ -23,7 +23,7 @@ pub struct Readiness {
 /// foreground process itself).
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonizeError {
-    /// pipe(2), fork(2), setsid(2) or opening /dev/null.
+    /// pipe(2), fork(2), setsid(2), chdir(2) or opening /dev/null.
     #[error("going into the background: {0}")]
     Os(String),
 }
@@ -59,8 +59,8 @@ impl Readiness {
 
 /// Forks. In the foreground process this never returns: it waits for the
 /// daemon's report and exits with it. In the daemon it returns after
-/// setsid(2), with standard input and output on /dev/null and standard
-/// error too (logs go to syslog). Must be called while single-threaded.
+/// setsid(2) and chdir("/"), with standard input and output on /dev/null
+/// and standard error too (logs go to syslog). Must be called while single-threaded.
 pub fn detach() -> Result<Readiness, DaemonizeError> {
     let os = |e: &dyn std::fmt::Display| DaemonizeError::Os(e.to_string());
     let (read_end, write_end) =
@@ -77,6 +77,10 @@ pub fn detach() -> Result<Readiness, DaemonizeError> {
         ForkResult::Child => {
             drop(read_end);
             setsid().map_err(|e| os(&e))?;
+            // The directory vpnd was started in would stay busy (an
+            // unmount refused) for as long as the daemon runs; every path
+            // it uses is absolute.
+            std::env::set_current_dir("/").map_err(|e| os(&e))?;
             let null = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)

@@ -1,10 +1,18 @@
-//! Reading the configuration file, and what about the file itself is unsafe.
+//! Reading the configuration file, and refusing one that root should not
+//! trust: as OpenSSH's StrictModes does, the file and every directory
+//! above it must be root's (or, for `vpnd -n` run by another user, that
+//! user's) and the file readable by its owner alone, and the programs the
+//! configuration names for root to run must be writable by root alone,
+//! with every directory above them (see `vpnd_priv::safe_path`).
 
-use std::fs;
+use std::fs::{File, Metadata};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use vpnd_proto::config::{self, Config, ConfigError, ConfigErrors};
+use vpnd_priv::netconf::{self, Platform, Tools};
+use vpnd_priv::safe_path;
+use vpnd_proto::config::{self, Config, ConfigError, ConfigErrors, RoleConfig};
 use zeroize::Zeroizing;
 
 /// What was read from a configuration file: the whole [`Config`], or for
@@ -13,7 +21,7 @@ use zeroize::Zeroizing;
 pub struct Loaded<T> {
     /// The configuration, or the part of it asked for.
     pub read: T,
-    /// Things to warn about (the file is readable by others, ...).
+    /// Things to warn about (for `vpnd -s`, what the others refuse).
     pub warnings: Vec<String>,
 }
 
@@ -31,19 +39,78 @@ pub enum LoadError {
     /// The file has errors (every one of them).
     #[error("{0}")]
     Invalid(ConfigErrors),
+    /// The file, or a program it names, could be changed by someone other
+    /// than root: every problem, one a line.
+    #[error("{}", .0.join("\n"))]
+    Unsafe(Vec<String>),
+}
+
+/// What is done about a configuration that others could read or change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    /// It is refused: the daemon and `vpnd -n`.
+    Refuse,
+    /// It is warned about: `vpnd -s`, which reads only `stats_path` and
+    /// runs nothing.
+    Warn,
 }
 
 /// The largest configuration file read: a real one is a few hundred bytes.
 const MAX_CONFIG: u64 = 64 * 1024;
 
-/// Reads and parses `path`, and checks that this platform can make its
-/// tun device.
+/// Reads and parses `path`, checks that this platform can make its tun
+/// device, and refuses the file, or programs it names, if anyone but root
+/// could change them.
 pub fn load(path: &Path) -> Result<Loaded<Config>, LoadError> {
-    load_with(path, |path, text| {
+    let loaded = load_with(path, Strictness::Refuse, |path, text| {
         let config = config::parse(path, text)?;
         check_device(path, text, &config)?;
         Ok(config)
-    })
+    })?;
+    let unsafe_programs: Vec<String> = programs(&loaded.read)
+        .iter()
+        .filter_map(|(parameter, program)| check_program(parameter, program))
+        .collect();
+    if !unsafe_programs.is_empty() {
+        return Err(LoadError::Unsafe(unsafe_programs));
+    }
+    Ok(loaded)
+}
+
+/// The programs the configuration names that root runs, each with its
+/// parameter: this platform's (`ip_path` on Linux), and a host's
+/// `resolvconf_path`.
+fn programs(config: &Config) -> Vec<(&'static str, PathBuf)> {
+    let tools = Tools {
+        ip: config.ip_path.clone(),
+        resolvconf: PathBuf::from(config::defaults::RESOLVCONF_PATH),
+    };
+    let mut programs: Vec<(&'static str, PathBuf)> = netconf::platform()
+        .configured_programs(&tools)
+        .into_iter()
+        .map(|(parameter, path)| (parameter, path.to_owned()))
+        .collect();
+    if let RoleConfig::Host {
+        resolvconf_path, ..
+    } = &config.role
+    {
+        programs.push(("resolvconf_path", resolvconf_path.clone()));
+    }
+    programs
+}
+
+/// What makes `program` unsafe for root to run, if anything. A missing
+/// program is the start's to report (`ip_path` stops it, a missing
+/// `resolvconf_path` costs the resolver).
+fn check_program(parameter: &str, program: &Path) -> Option<String> {
+    match safe_path::check_program(program) {
+        Ok(()) => None,
+        Err(flaw) if flaw.is_missing() => None,
+        Err(flaw) => Some(format!(
+            "{parameter} {}: {flaw}: root runs this program, so it and every directory above it must be root's and writable by root alone",
+            program.display()
+        )),
+    }
 }
 
 /// The platform's rule for the tun's name (NetBSD: `tunN` only), reported
@@ -74,26 +141,42 @@ fn line_of(text: &str, param: &str) -> Option<usize> {
 /// Reads `path` for its `stats_path` alone: the secret key is not decoded,
 /// and a file without a valid one still names its socket.
 pub fn load_stats_path(path: &Path) -> Result<Loaded<PathBuf>, LoadError> {
-    load_with(path, config::parse_stats_path)
+    load_with(path, Strictness::Warn, config::parse_stats_path)
 }
 
-/// Reads `path` and hands its text to `parse`.
+/// Reads `path` and hands its text to `parse`, first judging the file as
+/// `strictness` says.
 fn load_with<T>(
     path: &Path,
+    strictness: Strictness,
     parse: impl FnOnce(&Path, &str) -> Result<T, ConfigErrors>,
 ) -> Result<Loaded<T>, LoadError> {
     let read_error = |source| LoadError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let meta = fs::metadata(path).map_err(read_error)?;
+    let mut file = File::open(path).map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
     if meta.len() > MAX_CONFIG {
         return Err(read_error(std::io::Error::other(format!(
             "larger than {MAX_CONFIG} bytes: not a vpnd configuration"
         ))));
     }
+    let problems = file_problems(path, &meta, rustix::process::geteuid().as_raw());
+    let mut warnings = Vec::new();
+    if !problems.is_empty() {
+        match strictness {
+            // Not even parsed: anyone might have written it.
+            Strictness::Refuse => return Err(LoadError::Unsafe(problems)),
+            Strictness::Warn => warnings = problems,
+        }
+    }
     // The file holds the secret key: its bytes are wiped once parsed.
-    let bytes = Zeroizing::new(fs::read(path).map_err(read_error)?);
+    // Room for all of it at once: a grown buffer would leave copies of the
+    // key behind, unwiped.
+    let room = usize::try_from(meta.len()).map_or(0, |len| len + 1);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(room));
+    file.read_to_end(&mut bytes).map_err(read_error)?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         read_error(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -101,15 +184,45 @@ fn load_with<T>(
         ))
     })?;
     let read = parse(path, text).map_err(LoadError::Invalid)?;
-    let mut warnings = Vec::new();
+    Ok(Loaded { read, warnings })
+}
+
+/// What is wrong with the configuration file `path` (opened, `meta`) for
+/// a vpnd running as `euid`: it must belong to root or `euid` (so that
+/// `vpnd -n` run by a user checks that user's own file; the daemon runs as
+/// root and so takes root's alone), be readable and writable by its owner
+/// alone, and the directories above it must let nobody else replace it.
+fn file_problems(path: &Path, meta: &Metadata, euid: u32) -> Vec<String> {
+    let shown = path.display();
+    let mut problems = Vec::new();
+    if meta.uid() != 0 && meta.uid() != euid {
+        let whose = if euid == 0 {
+            "not root (chown root)".to_owned()
+        } else {
+            format!("neither root nor uid {euid}, who runs this")
+        };
+        problems.push(format!(
+            "configuration file {shown}: owned by uid {}, {whose}",
+            meta.uid()
+        ));
+    }
     if meta.mode() & 0o077 != 0 {
-        warnings.push(format!(
-            "{}: mode {:04o}: the file holds the secret key and should be readable by its owner only (chmod 600)",
-            path.display(),
+        problems.push(format!(
+            "configuration file {shown}: mode {:04o}: readable or writable by group or others; it holds the secret key and must be readable by its owner alone (chmod 600)",
             meta.mode() & 0o7777
         ));
     }
-    Ok(Loaded { read, warnings })
+    // The directories above (a relative path from the working directory
+    // up); the file itself was judged by what was opened.
+    let flaw = std::path::absolute(path)
+        .map_err(|e| e.to_string())
+        .and_then(|absolute| safe_path::resolve(&absolute, euid).map_err(|f| f.to_string()));
+    if let Err(flaw) = flaw {
+        problems.push(format!(
+            "configuration file {shown}: {flaw}: others could replace the file"
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]

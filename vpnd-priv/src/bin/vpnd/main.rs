@@ -115,7 +115,7 @@ fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
             eprintln!("vpnd: {e}");
             Err(ExitCode::from(match e {
                 LoadError::Read { .. } => sysexits::EX_NOINPUT,
-                LoadError::Invalid(_) => sysexits::EX_CONFIG,
+                LoadError::Invalid(_) | LoadError::Unsafe(_) => sysexits::EX_CONFIG,
             }))
         }
     }
@@ -251,7 +251,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
 fn preflight_exit_code(e: &PreflightError) -> u8 {
     use sysexits::*;
     match e {
-        PreflightError::User { .. } => EX_NOUSER,
+        PreflightError::User { .. } | PreflightError::Group { .. } => EX_NOUSER,
         PreflightError::Chroot { .. } => EX_CONFIG,
         PreflightError::Resolve { .. } => EX_NOHOST,
     }

@@ -1,6 +1,6 @@
 //! The start's first checks, which need no root: the user the network
-//! process becomes, the chroot directory it enters, and the peer's
-//! address, resolved once. Done by the binary before the root part starts
+//! process becomes, the chroot directory it enters, the statistics
+//! socket's group, and the peer's address, resolved once. Done by the binary before the root part starts
 //! anything, so a refusal here has nothing to undo.
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -21,6 +21,14 @@ pub enum PreflightError {
         /// The lookup's error, or what is wrong with the user found.
         reason: String,
     },
+    /// `stats_group` is unknown.
+    #[error("stats_group {name}: {reason}")]
+    Group {
+        /// `stats_group` as configured.
+        name: String,
+        /// The lookup's error, or that there is no such group.
+        reason: String,
+    },
     /// `chroot_dir` is missing or unsafe.
     #[error("chroot_dir {}: {reason}", path.display())]
     Chroot {
@@ -39,12 +47,34 @@ pub enum PreflightError {
     },
 }
 
-/// Checks the user and the chroot directory and resolves the peer.
+/// Checks the user and the chroot directory and resolves the statistics
+/// socket's group and the peer.
 pub fn check(config: &Config) -> Result<Resolved, PreflightError> {
     let (uid, gid) = resolve_user(config.user.as_str())?;
     check_chroot(&config.chroot_dir)?;
+    let stats_gid = match &config.stats_group {
+        Some(group) => resolve_group(group.as_str())?,
+        None => 0,
+    };
     let peer = resolve_peer(config)?;
-    Ok(Resolved { uid, gid, peer })
+    Ok(Resolved {
+        uid,
+        gid,
+        stats_gid,
+        peer,
+    })
+}
+
+/// The gid of the group `name`.
+fn resolve_group(name: &str) -> Result<u32, PreflightError> {
+    let err = |reason: String| PreflightError::Group {
+        name: name.to_owned(),
+        reason,
+    };
+    let group = nix::unistd::Group::from_name(name)
+        .map_err(|e| err(format!("cannot look it up: {e}")))?
+        .ok_or_else(|| err("no such group (create it, or unset `stats_group`)".to_owned()))?;
+    Ok(group.gid.as_raw())
 }
 
 /// The uid and gid of `name`, which must not be root.
