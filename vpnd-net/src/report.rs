@@ -30,6 +30,9 @@ pub struct IoStats {
     pub offload_joined: u64,
     /// The offloads in use (UDP segmentation may be given up at run time).
     pub offloads: vpnd_proto::ipc::Offloads,
+    /// Log lines dropped because the parent did not read them in time
+    /// (log_pipe.rs counts them).
+    pub log_lines_dropped: u64,
 }
 
 /// `H:MM:SS`, as the deployed peer prints durations.
@@ -130,7 +133,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 25] = [
+    let metrics: [(&str, u64); 26] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -159,6 +162,7 @@ pub fn graphite<E: Entropy>(
         ("offload_refused", io.offload_refused),
         ("offload_split", io.offload_split),
         ("offload_joined", io.offload_joined),
+        ("log_lines_dropped", io.log_lines_dropped),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -241,6 +245,7 @@ pub fn status<E: Entropy>(
             io.offloads, io.offload_split, io.offload_joined, io.offload_refused
         ),
     );
+    field("log lines dropped", io.log_lines_dropped.to_string());
     let total: u64 = st.drops.iter().sum();
     field("drops", total.to_string());
     for r in DropReason::ALL {
@@ -353,6 +358,7 @@ mod tests {
                 udp_gro: true,
                 ..Default::default()
             },
+            log_lines_dropped: 7,
         };
         let reporting = Reporting {
             stats_prefix: "gw_a".into(),
@@ -373,6 +379,7 @@ mod tests {
             "sent:              0 bytes, 1 packets\n",
             "send errors:       udp 3, tun 0\n",
             "tun family drops:  4\n",
+            "log lines dropped: 7\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "drops:             0\n",
             "  decrypt_failure  0\n",
@@ -380,6 +387,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 15 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 16 + DropReason::ALL.len());
     }
 }

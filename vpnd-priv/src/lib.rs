@@ -13,6 +13,7 @@
 pub mod cleanup;
 pub mod exec;
 pub mod ledger;
+pub mod net_log;
 pub mod netconf;
 pub mod nonce_file;
 pub mod pid_file;
