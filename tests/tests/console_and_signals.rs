@@ -1,6 +1,7 @@
 //! The operator's handles on a running vpnd: SIGUSR1 and the console
-//! command `stats` (the console is read by the network process, not by
-//! root) make the network process log its state and counters; a
+//! command `stats` (root's standard input is read by the parent, which
+//! relays it to the network process through a pipe) make the network
+//! process log its state and counters; a
 //! console line that is not a command reaches the peer as a debug string
 //! and is logged there, a stream of them only up to the log budget.
 
@@ -21,15 +22,15 @@ fn usr1_and_the_stats_command_dump_the_state_and_a_line_reaches_the_peer() {
     let pair = Pair::new("console", "");
     let (mut da, db) = pair.start_both();
     let t = Duration::from_secs(10);
-    // The console is the network process's: it holds the parent's
-    // standard input (the same pipe), so root reads no typed line.
+    // The network process holds a pipe the parent relays the console
+    // into, never the parent's standard input itself (root's terminal).
     let stdin = std::fs::read_link(format!("/proc/{}/fd/0", da.pid())).unwrap();
     let net = da.net_pid().expect("network process");
     let held: Vec<_> = std::fs::read_dir(format!("/proc/{net}/fd"))
         .unwrap()
         .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
         .collect();
-    assert!(held.contains(&stdin), "{stdin:?} not in {held:?}");
+    assert!(!held.contains(&stdin), "{stdin:?} in {held:?}");
 
     signal(da.pid(), nix::sys::signal::SIGUSR1);
     assert!(da.wait_for_log(DUMP, t), "{}", da.log_text());

@@ -11,6 +11,7 @@
 //! policy, undo ledger) is unit-tested on every platform.
 
 pub mod cleanup;
+pub mod console_relay;
 pub mod exec;
 pub mod ledger;
 pub mod net_log;
