@@ -94,6 +94,11 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
         standard[2]
     );
     assert_ne!(standard[2], da.log.to_string_lossy(), "{fds:?}");
+    // Non-blocking at its end: a parent that does not read costs log
+    // lines, not the packet path.
+    let fdinfo = std::fs::read_to_string(format!("/proc/{net}/fdinfo/2")).unwrap();
+    let flags = u32::from_str_radix(field(&fdinfo, "flags"), 8).unwrap();
+    assert_ne!(flags & nix::libc::O_NONBLOCK as u32, 0, "{fdinfo}");
     // The parent still runs as root: it owns the network.
     let parent = std::fs::read_to_string(format!("/proc/{}/status", da.pid())).unwrap();
     assert!(field(&parent, "Uid").starts_with("0\t"));
