@@ -108,8 +108,7 @@ struct VpndLogger {
 static LOGGER: OnceLock<VpndLogger> = OnceLock::new();
 
 /// Installs the logger for `process` ("parent" or "net"). If syslog cannot
-/// be reached, the lines go to stderr, and the returned message says so
-/// for the caller to log.
+/// be reached now, the returned message says so for the caller to log.
 pub fn init(process: &'static str, sink: Sink, verbose: u8) -> Option<String> {
     let mut note = None;
     let backend = match sink {
@@ -126,16 +125,13 @@ pub fn init(process: &'static str, sink: Sink, verbose: u8) -> Option<String> {
                 path: syslog_path(),
                 connected: None,
             };
+            // Not reachable yet (syslogd starts later), each line tries
+            // again: a daemon's stderr is /dev/null.
             match syslog.connect() {
-                Ok(l) => {
-                    syslog.connected = Some(l);
-                    Backend::Syslog(Mutex::new(syslog))
-                }
-                Err(e) => {
-                    note = Some(format!("syslog: {e}; logging to stderr"));
-                    Backend::Stderr
-                }
+                Ok(l) => syslog.connected = Some(l),
+                Err(e) => note = Some(format!("syslog: {e}; connecting again with each line")),
             }
+            Backend::Syslog(Mutex::new(syslog))
         }
     };
     let logger = LOGGER.get_or_init(|| VpndLogger { process, backend });
@@ -214,13 +210,12 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_send_connects_again_to_the_new_socket() {
+    fn a_failed_send_or_connect_is_tried_again_with_the_next_line() {
         use std::os::unix::net::UnixDatagram;
         let dir = std::env::temp_dir().join(format!("vpnd-syslog-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).unwrap();
         let path = dir.join("log");
-        let first = UnixDatagram::bind(&path).unwrap();
         let mut syslog = Syslog {
             formatter: Formatter3164 {
                 facility: Facility::LOG_DAEMON,
@@ -231,6 +226,9 @@ mod tests {
             path: Some(path.clone()),
             connected: None,
         };
+        // Not up yet: the line is lost, nothing else.
+        syslog.send(Level::Info, "lost");
+        let first = UnixDatagram::bind(&path).unwrap();
         let mut buf = [0u8; 1024];
         syslog.send(Level::Info, "before");
         let n = first.recv(&mut buf).unwrap();
