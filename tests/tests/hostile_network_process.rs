@@ -245,3 +245,40 @@ fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
         "flood: {served} network changes served in 4 s; parent RSS {rss_early} -> {rss_late} kB"
     );
 }
+
+#[test]
+fn what_the_network_process_writes_to_stderr_reaches_root_escaped_cut_and_marked_as_its() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("stderr", "stats_prefix: stderr_escapes\n");
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    assert!(
+        d.wait_for_log("after the long line", Duration::from_secs(20)),
+        "{}",
+        d.log_text()
+    );
+    let log = d.log_text();
+    assert!(!log.contains('\x1b') && !log.contains('\x07'), "{log:?}");
+    assert!(!log.contains('\u{202e}'), "{log:?}");
+    assert!(
+        log.contains(
+            "] net: error: \\u{1b}]0;owned\\u{7}\\u{1b}[2Jred \\u{202e}gnp.exe\\u{202c}\n"
+        ),
+        "{log}"
+    );
+    let posing: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("network configured"))
+        .collect();
+    assert_eq!(posing.len(), 1, "{log}");
+    assert!(posing[0].contains("] net: vpnd[1] parent: "), "{log}");
+    let long = log.lines().find(|l| l.contains("yyyy")).unwrap();
+    assert!(long.len() < 4200 && long.ends_with("y [cut]"), "{long}");
+    assert!(
+        log.contains("] net: warning: after the long line\n"),
+        "{log}"
+    );
+    d.stop();
+}

@@ -1,11 +1,10 @@
 //! The network process as the kernel sees it (`/proc`): the unprivileged
 //! user's uid, gid and groups, every capability set empty, no-new-privs,
 //! the system-call filter (seccomp mode 2),
-//! its root the chroot directory, and only the descriptors it needs.
+//! its root the chroot directory, and only the descriptors it needs: none
+//! of them one of root's (its terminal, its log).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::Path;
 
 use vpnd_tests::pair::Pair;
 
@@ -40,9 +39,14 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
     assert_eq!(root, pair.dir.join("empty"));
 
     // 0-2, the IPC socket, the tun, the UDP and stats sockets, the poller
-    // and, vpnd being in the foreground, the console: the parent's
-    // standard input.
-    let console = std::fs::read_link(format!("/proc/{}/fd/0", da.pid())).unwrap();
+    // and, vpnd being in the foreground, the console: a pipe the parent
+    // relays its standard input into, not that input itself.
+    let roots: Vec<String> = (0..=2)
+        .map(|n| {
+            let t = std::fs::read_link(format!("/proc/{}/fd/{n}", da.pid())).unwrap();
+            t.to_string_lossy().into_owned()
+        })
+        .collect();
     let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{net}/fd"))
         .unwrap()
         .map(|e| {
@@ -60,7 +64,7 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
             "/dev/net/tun" => "tun",
             t if t.starts_with("socket:") => "socket",
             t if t.contains("eventpoll") => "poller",
-            t if Path::new(t) == console => "console",
+            t if t.starts_with("pipe:") && !roots.iter().any(|r| r == t) => "console",
             other => panic!("unexpected descriptor {other}: {fds:?}"),
         })
         .collect();
@@ -76,14 +80,25 @@ fn the_network_process_is_unprivileged_chrooted_and_holds_only_its_descriptors()
         "{fds:?}"
     );
     assert_eq!(kinds.len(), 6, "{fds:?}");
-    // The standard descriptors are /dev/null or the log, never a file of
-    // the parent's that could be written.
-    for (n, t) in fds.iter().filter(|(n, _)| *n <= 2) {
-        assert!(
-            t == "/dev/null" || *t == da.log.to_string_lossy(),
-            "descriptor {n}: {t}"
-        );
-    }
+    // Input and output are /dev/null, errors a pipe the parent reads:
+    // never root's terminal or log, nor any descriptor of the parent's.
+    let standard: Vec<&str> = fds
+        .iter()
+        .filter(|(n, _)| *n <= 2)
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(standard[..2], ["/dev/null", "/dev/null"], "{fds:?}");
+    assert!(
+        standard[2].starts_with("pipe:") && !roots.iter().any(|r| r == standard[2]),
+        "errors to {}, the parent's are {roots:?}",
+        standard[2]
+    );
+    assert_ne!(standard[2], da.log.to_string_lossy(), "{fds:?}");
+    // Non-blocking at its end: a parent that does not read costs log
+    // lines, not the packet path.
+    let fdinfo = std::fs::read_to_string(format!("/proc/{net}/fdinfo/2")).unwrap();
+    let flags = u32::from_str_radix(field(&fdinfo, "flags"), 8).unwrap();
+    assert_ne!(flags & nix::libc::O_NONBLOCK as u32, 0, "{fdinfo}");
     // The parent still runs as root: it owns the network.
     let parent = std::fs::read_to_string(format!("/proc/{}/status", da.pid())).unwrap();
     assert!(field(&parent, "Uid").starts_with("0\t"));

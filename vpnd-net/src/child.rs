@@ -60,8 +60,8 @@ pub enum ChildError {
     Loop(#[from] LoopError),
 }
 
-/// Runs the network process; the logger is already installed (and syslog
-/// connected) by the caller. Returns how the session loop ended. `probe`
+/// Runs the network process; the logger is already installed by the
+/// caller. Returns how the session loop ended. `probe`
 /// is for the sandbox tests of debug builds (always `None` in release
 /// builds, where it does nothing).
 pub fn run(probe: Option<String>) -> Result<Exit, ChildError> {
@@ -201,8 +201,8 @@ fn descriptors(
 }
 
 /// Every descriptor the process keeps into the sandbox, with its role:
-/// the session's, the syslog socket, and the standard ones (spawn.rs gives
-/// /dev/null for input and output, the parent's stderr or /dev/null).
+/// the session's and the standard ones (spawn.rs gives /dev/null for input
+/// and output, and for errors the pipe the parent reads the log from).
 fn kept(io: &Io) -> Vec<Kept> {
     let mut kept = vec![
         (Role::Tun, io.tun.as_raw_fd()),
@@ -222,7 +222,6 @@ fn kept(io: &Io) -> Vec<Kept> {
             .as_ref()
             .map(|c| (Role::Console, c.input().as_raw_fd())),
     );
-    kept.extend(crate::logging::syslog_fd().map(|fd| (Role::Syslog, fd)));
     kept
 }
 

@@ -1,11 +1,11 @@
-//! The console of a vpnd in the foreground: lines typed on the standard
-//! input the parent handed over at start. `stats` logs the state and
-//! counters; an empty line is ignored; any other line goes to the peer as
-//! a debug string, as the deployed vpnd does. The network process reads
-//! it, not root: what the terminal types is input like any other.
-//! The descriptor is never made non-blocking (it may share its open file
-//! with the shell's terminal, and the flag would be the shell's too): it
-//! is read only when poll(2) says a read will not block.
+//! The console of a vpnd in the foreground: lines typed on the parent's
+//! standard input, which the parent copies into a pipe whose reading end
+//! it hands over at start (vpnd-priv's console_relay.rs). `stats` logs the
+//! state and counters; an empty line is ignored; any other line goes to
+//! the peer as a debug string, as the deployed vpnd does. The network
+//! process parses it, not root: what the terminal types is input like any
+//! other. The descriptor is left blocking and read only when poll(2) says
+//! a read will not block.
 
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -30,7 +30,8 @@ pub struct Console {
 }
 
 impl Console {
-    /// The console on `input` (the parent's standard input).
+    /// The console on `input` (the pipe the parent relays its standard
+    /// input into).
     pub fn new(input: OwnedFd) -> Console {
         Console {
             input,

@@ -531,6 +531,10 @@ fn render<E: Entropy>(
     kind: Answer,
 ) -> String {
     let now = clock::now();
+    let io_stats = &IoStats {
+        log_lines_dropped: crate::log_pipe::lines_dropped(),
+        ..*io_stats
+    };
     match kind {
         Answer::Graphite => report::graphite(
             session,

@@ -12,6 +12,7 @@ pub mod console;
 pub mod event_loop;
 pub mod inherited;
 pub mod log_budget;
+pub mod log_pipe;
 pub mod logging;
 mod os_entropy;
 mod outbound;

@@ -1,17 +1,22 @@
-//! Where both processes' log lines go: stderr in the foreground (`-f`),
-//! syslog (facility daemon, ident `vpnd`) when daemonized.
+//! Where both processes' log lines go. The parent's: stderr in the
+//! foreground (`-f`), syslog (facility daemon, ident `vpnd`) when
+//! daemonized, connected again when a send fails (syslogd restarted).
+//! The network process's: always its standard error, a pipe that the
+//! parent reads and relays into its own log (log_pipe.rs), with
+//! [`relay`].
 //!
 //! Levels follow the deployed vpnd: NOTICE by default, `-v` adds INFO,
 //! `-vv` DEBUG. The `log` crate has no NOTICE, so its levels are shifted
 //! by one: `info!` is NOTICE, `debug!` INFO, `trace!` DEBUG.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+use crate::log_pipe::PipeWriter;
 
 /// Where the lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +25,9 @@ pub enum Sink {
     Stderr,
     /// The system log.
     Syslog,
+    /// The parent, through the pipe at standard error (the network
+    /// process).
+    Parent,
 }
 
 /// The level filter for `-v` given `verbose` times.
@@ -33,7 +41,62 @@ pub fn level_for(verbose: u8) -> LevelFilter {
 
 enum Backend {
     Stderr,
-    Syslog(Mutex<Logger<LoggerBackend, Formatter3164>>),
+    Syslog(Mutex<Syslog>),
+    Parent(Mutex<PipeWriter>),
+}
+
+/// The connection to syslog. The `syslog` crate connects once and, when a
+/// send fails, only returns the error: after syslogd restarts, its socket
+/// is a new one, and every line sent on the old connection would be lost.
+struct Syslog {
+    formatter: Formatter3164,
+    /// The socket's path, if not the system's (debug builds: tests).
+    path: Option<PathBuf>,
+    /// None after a failed send, until the next line connects again.
+    connected: Option<Logger<LoggerBackend, Formatter3164>>,
+}
+
+impl Syslog {
+    fn connect(&self) -> syslog::Result<Logger<LoggerBackend, Formatter3164>> {
+        match &self.path {
+            Some(path) => syslog::unix_custom(self.formatter.clone(), path),
+            None => syslog::unix(self.formatter.clone()),
+        }
+    }
+
+    /// Sends `text` at `level`; if the send fails, connects again and
+    /// sends once more (a line is lost only while syslogd is down).
+    fn send(&mut self, level: Level, text: &str) {
+        for _ in 0..2 {
+            if self.connected.is_none() {
+                self.connected = self.connect().ok();
+            }
+            let Some(l) = &mut self.connected else {
+                return;
+            };
+            let sent = match level {
+                Level::Error => l.err(text),
+                Level::Warn => l.warning(text),
+                Level::Info => l.notice(text),
+                Level::Debug => l.info(text),
+                Level::Trace => l.debug(text),
+            };
+            if sent.is_ok() {
+                return;
+            }
+            self.connected = None;
+        }
+    }
+}
+
+/// The syslog socket's path: the system's, or in debug builds the one
+/// `VPND_TEST_SYSLOG_PATH` names (the tests' stand-in for syslogd).
+fn syslog_path() -> Option<PathBuf> {
+    #[cfg(debug_assertions)]
+    if let Some(p) = std::env::var_os("VPND_TEST_SYSLOG_PATH") {
+        return Some(p.into());
+    }
+    None
 }
 
 struct VpndLogger {
@@ -42,57 +105,79 @@ struct VpndLogger {
     backend: Backend,
 }
 
-/// The syslog socket's descriptor once connected (-1 before): the sandbox
-/// limits it with the others it keeps.
-static SYSLOG_FD: AtomicI32 = AtomicI32::new(-1);
+static LOGGER: OnceLock<VpndLogger> = OnceLock::new();
 
-/// The descriptor of the socket to syslog, if [`init`] connected one.
-pub fn syslog_fd() -> Option<RawFd> {
-    Some(SYSLOG_FD.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
-}
-
-/// The descriptor under a syslog backend.
-fn backend_fd(backend: &LoggerBackend) -> RawFd {
-    match backend {
-        LoggerBackend::Unix(s) => s.as_raw_fd(),
-        LoggerBackend::UnixStream(w) => w.get_ref().as_raw_fd(),
-        LoggerBackend::Udp(s, _) => s.as_raw_fd(),
-        LoggerBackend::Tcp(w) => w.get_ref().as_raw_fd(),
-    }
-}
-
-/// Installs the logger for `process` ("parent" or "net"). The syslog
-/// socket is connected here, so the network process calls this before it
-/// chroots. If syslog cannot be reached, the lines go to stderr, and the
-/// returned message says so for the caller to log.
+/// Installs the logger for `process` ("parent" or "net"). If syslog cannot
+/// be reached now, the returned message says so for the caller to log.
 pub fn init(process: &'static str, sink: Sink, verbose: u8) -> Option<String> {
     let mut note = None;
     let backend = match sink {
         Sink::Stderr => Backend::Stderr,
+        Sink::Parent => Backend::Parent(Mutex::new(PipeWriter::default())),
         Sink::Syslog => {
-            let formatter = Formatter3164 {
-                facility: Facility::LOG_DAEMON,
-                hostname: None,
-                process: "vpnd".to_owned(),
-                pid: std::process::id(),
+            let mut syslog = Syslog {
+                formatter: Formatter3164 {
+                    facility: Facility::LOG_DAEMON,
+                    hostname: None,
+                    process: "vpnd".to_owned(),
+                    pid: std::process::id(),
+                },
+                path: syslog_path(),
+                connected: None,
             };
-            match syslog::unix(formatter) {
-                Ok(l) => {
-                    SYSLOG_FD.store(backend_fd(&l.backend), Ordering::Relaxed);
-                    Backend::Syslog(Mutex::new(l))
-                }
-                Err(e) => {
-                    note = Some(format!("syslog: {e}; logging to stderr"));
-                    Backend::Stderr
-                }
+            // Not reachable yet (syslogd starts later), each line tries
+            // again: a daemon's stderr is /dev/null.
+            match syslog.connect() {
+                Ok(l) => syslog.connected = Some(l),
+                Err(e) => note = Some(format!("syslog: {e}; connecting again with each line")),
             }
+            Backend::Syslog(Mutex::new(syslog))
         }
     };
-    let logger = Box::new(VpndLogger { process, backend });
-    if log::set_boxed_logger(logger).is_ok() {
+    let logger = LOGGER.get_or_init(|| VpndLogger { process, backend });
+    if log::set_logger(logger).is_ok() {
         log::set_max_level(level_for(verbose));
     }
     note
+}
+
+/// Writes a line of another process's (the network process's, `pid`)
+/// into this process's log, as that process's: `text` must already be
+/// fit for a terminal. Dropped above the level `-v` allows.
+pub fn relay(process: &str, pid: u32, level: Level, text: &str) {
+    if level <= log::max_level()
+        && let Some(logger) = LOGGER.get()
+    {
+        logger.emit(process, pid, level, text);
+    }
+}
+
+impl VpndLogger {
+    fn emit(&self, process: &str, pid: u32, level: Level, text: &str) {
+        match &self.backend {
+            Backend::Stderr => {
+                let tag = match level {
+                    Level::Error => "error: ",
+                    Level::Warn => "warning: ",
+                    _ => "",
+                };
+                // One write per line: lines written from elsewhere must
+                // not run into them.
+                let line = format!("vpnd[{pid}] {process}: {tag}{text}\n");
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            Backend::Syslog(syslog) => {
+                if let Ok(mut s) = syslog.lock() {
+                    s.send(level, &format!("{process}: {text}"));
+                }
+            }
+            Backend::Parent(pipe) => {
+                if let Ok(mut p) = pipe.lock() {
+                    p.send(std::io::stderr(), level, text);
+                }
+            }
+        }
+    }
 }
 
 impl Log for VpndLogger {
@@ -103,39 +188,9 @@ impl Log for VpndLogger {
     }
 
     fn log(&self, record: &Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        match &self.backend {
-            Backend::Stderr => {
-                let tag = match record.level() {
-                    Level::Error => "error: ",
-                    Level::Warn => "warning: ",
-                    _ => "",
-                };
-                // One write per line: the parent and the network process
-                // share stderr, and their lines must not interleave.
-                let line = format!(
-                    "vpnd[{}] {}: {tag}{}\n",
-                    std::process::id(),
-                    self.process,
-                    record.args()
-                );
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
-            }
-            Backend::Syslog(logger) => {
-                let text = format!("{}: {}", self.process, record.args());
-                let Ok(mut l) = logger.lock() else {
-                    return;
-                };
-                let _ = match record.level() {
-                    Level::Error => l.err(text),
-                    Level::Warn => l.warning(text),
-                    Level::Info => l.notice(text),
-                    Level::Debug => l.info(text),
-                    Level::Trace => l.debug(text),
-                };
-            }
+        if self.enabled(record.metadata()) {
+            let text = record.args().to_string();
+            self.emit(self.process, std::process::id(), record.level(), &text);
         }
     }
 
@@ -152,5 +207,43 @@ mod tests {
         assert_eq!(level_for(1), LevelFilter::Debug);
         assert_eq!(level_for(2), LevelFilter::Trace);
         assert_eq!(level_for(9), LevelFilter::Trace);
+    }
+
+    #[test]
+    fn a_failed_send_or_connect_is_tried_again_with_the_next_line() {
+        use std::os::unix::net::UnixDatagram;
+        let dir = std::env::temp_dir().join(format!("vpnd-syslog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("log");
+        let mut syslog = Syslog {
+            formatter: Formatter3164 {
+                facility: Facility::LOG_DAEMON,
+                hostname: None,
+                process: "vpnd".to_owned(),
+                pid: 1,
+            },
+            path: Some(path.clone()),
+            connected: None,
+        };
+        // Not up yet: the line is lost, nothing else.
+        syslog.send(Level::Info, "lost");
+        let first = UnixDatagram::bind(&path).unwrap();
+        let mut buf = [0u8; 1024];
+        syslog.send(Level::Info, "before");
+        let n = first.recv(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("vpnd[1]: before"));
+        // syslogd restarts: its socket is removed and made anew.
+        drop(first);
+        std::fs::remove_file(&path).unwrap();
+        let second = UnixDatagram::bind(&path).unwrap();
+        second
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        syslog.send(Level::Warn, "after");
+        let n = second.recv(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(got.starts_with("<28>") && got.ends_with("after"), "{got}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -30,6 +30,9 @@ pub struct IoStats {
     pub offload_joined: u64,
     /// The offloads in use (UDP segmentation may be given up at run time).
     pub offloads: vpnd_proto::ipc::Offloads,
+    /// Log lines dropped because the parent did not read them in time
+    /// (log_pipe.rs counts them).
+    pub log_lines_dropped: u64,
 }
 
 /// `H:MM:SS`, as the deployed peer prints durations.
@@ -130,7 +133,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 25] = [
+    let metrics: [(&str, u64); 26] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -159,6 +162,7 @@ pub fn graphite<E: Entropy>(
         ("offload_refused", io.offload_refused),
         ("offload_split", io.offload_split),
         ("offload_joined", io.offload_joined),
+        ("log_lines_dropped", io.log_lines_dropped),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -241,6 +245,7 @@ pub fn status<E: Entropy>(
             io.offloads, io.offload_split, io.offload_joined, io.offload_refused
         ),
     );
+    field("log lines dropped", io.log_lines_dropped.to_string());
     // What the nonce files are to hold, as `vpnd -n` prints them: a
     // poisoned remote value (far above the peer's local one) shows here.
     field("local nonce", s.local_reset_point().to_hex());
@@ -357,6 +362,7 @@ mod tests {
                 udp_gro: true,
                 ..Default::default()
             },
+            log_lines_dropped: 7,
         };
         let reporting = Reporting {
             stats_prefix: "gw_a".into(),
@@ -377,6 +383,7 @@ mod tests {
             "sent:              0 bytes, 1 packets\n",
             "send errors:       udp 3, tun 0\n",
             "tun family drops:  4\n",
+            "log lines dropped: 7\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "local nonce:       112700000000000000000000000000000000000000000000\n",
             "remote nonce:      000000000000000000000000000000000000000000000000\n",
@@ -386,6 +393,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 17 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 18 + DropReason::ALL.len());
     }
 }

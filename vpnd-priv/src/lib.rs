@@ -11,11 +11,13 @@
 //! policy, undo ledger) is unit-tested on every platform.
 
 pub mod cleanup;
+pub mod console_relay;
 pub mod core_dumps;
 pub mod exec;
 pub mod forwarding;
 pub mod last_resort;
 pub mod ledger;
+pub mod net_log;
 pub mod netconf;
 pub mod nonce_bounds;
 pub mod nonce_file;

@@ -1,8 +1,9 @@
 //! The parent's loop once the network process runs: decode its requests as
 //! untrusted input, judge each with [`policy::admit`], carry out the
 //! verdict (the action, the answer, the next state of the conversation);
-//! turn signals into messages; when the network process ends, undo every
-//! change and report how it ended.
+//! turn signals into messages; relay the network process's log lines;
+//! when the network process ends, undo every change and report how it
+//! ended.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -22,6 +23,7 @@ use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, UdpSends};
 
 use crate::cleanup::Cleanup;
 use crate::ledger::Scope;
+use crate::net_log::Drained;
 use crate::netconf::{Change, Platform};
 use crate::nonce_bounds;
 use crate::nonce_file;
@@ -30,6 +32,11 @@ use crate::spawn::NetProcess;
 
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const NET_LOG: Token = Token(2);
+
+/// What the parent reads of the network process's log after it ended: its
+/// last words, however many it left in the pipe.
+const LAST_WORDS: usize = 1024 * 1024;
 
 /// How long the network process has to stop after `Shutdown`.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -229,16 +236,26 @@ impl<P: Platform> Parent<P> {
                 self.kill();
                 return Err(GreetingError::Silent(timeout));
             }
-            let mut fds = [rustix::event::PollFd::new(
-                &self.net.channel,
-                rustix::event::PollFlags::IN,
-            )];
-            let wait = rustix::event::Timespec::try_from(left).ok();
-            match rustix::event::poll(&mut fds, wait.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(GreetingError::Poll(e)),
+            let (ipc_ready, log_ready) = {
+                let in_ = rustix::event::PollFlags::IN;
+                let log = self.net.log.fd();
+                let mut fds = [
+                    rustix::event::PollFd::new(&self.net.channel, in_),
+                    rustix::event::PollFd::new(&log, in_),
+                ];
+                // A closed pipe would be "ready" for ever.
+                let watched = if self.net.log.is_closed() { 1 } else { 2 };
+                let wait = rustix::event::Timespec::try_from(left).ok();
+                match rustix::event::poll(&mut fds[..watched], wait.as_ref()) {
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => return Err(GreetingError::Poll(e)),
+                }
+                (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+            };
+            if log_ready {
+                self.net.log.relay(crate::net_log::BATCH);
             }
-            if fds[0].revents().is_empty() {
+            if !ipc_ready {
                 continue;
             }
             match self.handle_one(&mut frame) {
@@ -276,6 +293,11 @@ impl<P: Platform> Parent<P> {
         )?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        poll.registry().register(
+            &mut SourceFd(&self.net.log.fd().as_raw_fd()),
+            NET_LOG,
+            Interest::READABLE,
+        )?;
         let mut events = Events::with_capacity(8);
         let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
         let mut stop_deadline: Option<Instant> = None;
@@ -284,9 +306,11 @@ impl<P: Platform> Parent<P> {
         // process flooding valid requests cannot keep signals (a stop)
         // and the stop deadline from being seen.
         let mut ipc_ready = true;
+        // The same for the log pipe, read a batch at a time.
+        let mut log_ready = true;
         let mut next_source_check = Instant::now() + SOURCE_CHECK;
         loop {
-            let timeout = if ipc_ready {
+            let timeout = if ipc_ready || log_ready {
                 Some(Duration::ZERO)
             } else {
                 let source_check = self.peer_sockets.as_ref().map(|_| next_source_check);
@@ -302,6 +326,10 @@ impl<P: Platform> Parent<P> {
                 Err(e) => return Err(e),
             }
             ipc_ready |= events.iter().any(|e| e.token() == IPC);
+            log_ready |= events.iter().any(|e| e.token() == NET_LOG);
+            if log_ready {
+                log_ready = self.net.log.relay(crate::net_log::BATCH) == Drained::More;
+            }
             if Instant::now() >= next_source_check {
                 next_source_check = Instant::now() + SOURCE_CHECK;
                 self.renew_stale_socket();
@@ -563,6 +591,7 @@ impl<P: Platform> Parent<P> {
         if self.net.child.wait().is_ok() {
             crate::last_resort::net_process_reaped();
         }
+        self.net.log.relay(LAST_WORDS);
     }
 
     /// Waits for the network process, which closed its channel, and says
@@ -573,6 +602,7 @@ impl<P: Platform> Parent<P> {
             match self.net.child.try_wait() {
                 Ok(Some(status)) => {
                     crate::last_resort::net_process_reaped();
+                    self.net.log.relay(LAST_WORDS);
                     return describe(status);
                 }
                 Ok(None) if Instant::now() < deadline => {

@@ -2,7 +2,7 @@
 //! the peer and checked the chroot directory ([`Resolved`]): read the
 //! nonce files, write the pid file, create the tun (up while vpnd runs), the UDP socket and the stats socket, start
 //! the network process, hand it its configuration and descriptors (in the
-//! foreground standard input too: the console), forget the secret key and
+//! foreground a pipe the console is relayed into), forget the secret key and
 //! wait for its greeting. Any failure undoes what was done ([`Cleanup`] is
 //! dropped).
 
@@ -208,11 +208,16 @@ pub fn start(
             .parse()
             .map_err(|e| StartError::Child(format!("stats prefix: {e}")))?,
     };
-    // In the foreground, standard input is the console: the network
-    // process reads it, root does not.
+    // In the foreground, standard input is the console: the parent reads
+    // it and hands the network process a pipe with what was typed.
     let console = logging
         .foreground
-        .then(|| std::io::stdin().as_fd().try_clone_to_owned().ok())
+        .then(|| {
+            crate::console_relay::start()
+                .map_err(|e| log::warn!("console: {e}; none"))
+                .ok()
+                .flatten()
+        })
         .flatten();
     let start = Start {
         version: IPC_VERSION,

@@ -144,8 +144,9 @@ pub struct Start {
     pub gid: u32,
     /// What the kernel offloads on the descriptors sent with this message.
     pub offloads: Offloads,
-    /// A fourth descriptor follows the stats listener: the standard input
-    /// of a vpnd in the foreground, whose lines are console commands.
+    /// A fourth descriptor follows the stats listener: a pipe the parent
+    /// copies the standard input of a vpnd in the foreground into, whose
+    /// lines are console commands.
     pub console: bool,
     /// How datagrams leave the UDP socket.
     pub udp_sends: UdpSends,

@@ -171,6 +171,19 @@ fn main() {
                 let _ = channel.recv(&mut frame);
             }
         }
+        // Its standard error, written as if it were root's terminal:
+        // escape sequences, a bidirectional override, a line that poses
+        // as the parent's, one far over the length limit.
+        "stderr_escapes" => {
+            use std::io::Write;
+            let long = "y".repeat(10_000);
+            let text = format!(
+                "<3>\x1b]0;owned\x07\x1b[2Jred \u{202e}gnp.exe\u{202c}\n\
+                 vpnd[1] parent: network configured for the session\n\
+                 {long}\n<4>after the long line\n"
+            );
+            std::io::stderr().write_all(text.as_bytes()).unwrap();
+        }
         other => panic!("unknown mode {other}"),
     }
     std::thread::sleep(Duration::from_secs(60));

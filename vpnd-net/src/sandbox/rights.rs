@@ -16,11 +16,11 @@ pub enum Role {
     Ipc,
     /// The stats listener; the connections it accepts get its rights.
     StatsListener,
-    /// The console's input (a vpnd in the foreground).
+    /// The console's input (a vpnd in the foreground): a pipe the parent
+    /// writes what root types into.
     Console,
-    /// The socket to syslog, connected before the sandbox.
-    Syslog,
-    /// Standard output or error: lines are written there.
+    /// Standard output (/dev/null) or error (the pipe the parent reads the
+    /// log lines from): lines are written there.
     Output,
     /// Standard input (/dev/null): nothing is done with it.
     Unused,
@@ -98,7 +98,6 @@ pub struct Rights {
 ///   &fcaps)`), so the connection's read, write and FIONBIO (std's
 ///   `set_nonblocking` is ioctl(FIONBIO)) are the listener's too.
 /// - console: read, and poll(2) to see whether a line is waiting.
-/// - syslog: send on the connected socket (no reconnecting).
 /// - standard output and error: write; standard input: nothing.
 pub const TABLE: &[Rights] = &[
     Rights {
@@ -132,12 +131,6 @@ pub const TABLE: &[Rights] = &[
         ioctls: &[],
     },
     Rights {
-        role: Role::Syslog,
-        rights: &[CAP_WRITE],
-        fcntls: 0,
-        ioctls: &[],
-    },
-    Rights {
         role: Role::Output,
         rights: &[CAP_WRITE],
         fcntls: 0,
@@ -160,13 +153,12 @@ pub fn rights_of(role: Role) -> Option<&'static Rights> {
 mod tests {
     use super::*;
 
-    const ROLES: [Role; 8] = [
+    const ROLES: [Role; 7] = [
         Role::Tun,
         Role::Udp,
         Role::Ipc,
         Role::StatsListener,
         Role::Console,
-        Role::Syslog,
         Role::Output,
         Role::Unused,
     ];

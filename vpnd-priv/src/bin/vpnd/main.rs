@@ -135,7 +135,8 @@ fn status(stats_path: &Path) -> ExitCode {
     }
 }
 
-/// Where both processes log: stderr with `-f`, syslog otherwise.
+/// Where the parent logs, and relays the network process's lines to:
+/// stderr with `-f`, syslog otherwise.
 fn log_sink(args: &Args) -> Sink {
     if args.foreground {
         Sink::Stderr
@@ -145,12 +146,9 @@ fn log_sink(args: &Args) -> Sink {
 }
 
 /// The network process: vpnd started it with the IPC socket at
-/// descriptor 3.
+/// descriptor 3 and the pipe its log lines go to at standard error.
 fn net_process(args: &Args) -> ExitCode {
-    let sink = log_sink(args);
-    if let Some(note) = logging::init("net", sink, args.verbose) {
-        log::warn!("{note}");
-    }
+    let _ = logging::init("net", Sink::Parent, args.verbose);
     #[cfg(debug_assertions)]
     let probe = args.sandbox_probe.clone();
     #[cfg(not(debug_assertions))]
