@@ -24,10 +24,27 @@ pub enum PrefixError {
 
 /// An address with a prefix length, as `ADDRESS/LENGTH`. The address keeps
 /// its host bits (`host_addr` needs them); [`Prefix::network`] clears them.
+/// Decoding goes through [`Prefix::new`]: a length longer than the address
+/// that came over IPC is an error, never a value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PrefixParts")]
 pub struct Prefix {
     addr: IpAddr,
     len: u8,
+}
+
+/// A [`Prefix`] as it is encoded, before its length is checked.
+#[derive(Deserialize)]
+struct PrefixParts {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl TryFrom<PrefixParts> for Prefix {
+    type Error = PrefixError;
+    fn try_from(p: PrefixParts) -> Result<Self, PrefixError> {
+        Prefix::new(p.addr, p.len)
+    }
 }
 
 impl Prefix {
@@ -57,14 +74,19 @@ impl Prefix {
 
     /// The same prefix with the host bits cleared.
     pub fn network(&self) -> Prefix {
+        // `len` never exceeds the address (every constructor checks it);
+        // the saturating subtraction keeps even a broken invariant from
+        // overflowing.
         let addr = match self.addr {
             IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32u32.saturating_sub(u32::from(self.len)))
+                    .unwrap_or(0);
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
                 let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.len))
+                    .checked_shl(128u32.saturating_sub(u32::from(self.len)))
                     .unwrap_or(0);
                 IpAddr::V6((u128::from(a) & mask).into())
             }
