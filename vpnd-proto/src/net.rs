@@ -101,6 +101,21 @@ impl Prefix {
     pub fn is_network(&self) -> bool {
         self.network().addr == self.addr
     }
+
+    /// True when `ip` (of the same family) is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        Prefix::new(ip, self.len).is_ok_and(|p| p.network() == self.network())
+    }
+}
+
+/// `ip` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, as a
+/// dual-stack socket reports an IPv4 peer) written as the IPv4 address it
+/// is, so that comparisons see one address as one.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 fn max_len(addr: &IpAddr) -> u8 {
@@ -195,6 +210,22 @@ mod tests {
                 .network()
                 .to_string(),
             "1.2.3.4/32"
+        );
+    }
+
+    #[test]
+    fn containment_is_by_family_and_network() {
+        let p: Prefix = "198.18.0.0/15".parse().unwrap();
+        assert!(p.contains("198.19.255.1".parse().unwrap()));
+        assert!(!p.contains("198.20.0.1".parse().unwrap()));
+        assert!(!p.contains("::ffff:198.18.0.2".parse().unwrap()));
+        assert!(p.contains(canonical("::ffff:198.18.0.2".parse().unwrap())));
+        let v6: Prefix = "2000::/3".parse().unwrap();
+        assert!(v6.contains("2001:2::2".parse().unwrap()));
+        assert!(!v6.contains("198.18.0.2".parse().unwrap()));
+        assert_eq!(
+            canonical("2001:2::2".parse().unwrap()),
+            "2001:2::2".parse::<IpAddr>().unwrap()
         );
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use vpnd_crypto::{KeyError, Nonce, SharedKey};
 
 use super::{SessionConfig, initial_send_nonce};
-use crate::config::RoleConfig;
+use crate::config::{MinPushedPrefix, RoleConfig};
 use crate::ipc::Start;
 use crate::wire::{Inet6Family, Pushed};
 
@@ -36,11 +36,18 @@ impl SessionConfig {
             }),
             RoleConfig::NetGw { .. } | RoleConfig::Host { .. } => None,
         };
+        let min_pushed_prefix = match &c.role {
+            RoleConfig::Host {
+                min_pushed_prefix, ..
+            } => *min_pushed_prefix,
+            RoleConfig::NetGw { .. } | RoleConfig::HostGw { .. } => MinPushedPrefix::default(),
+        };
         Ok(SessionConfig {
             role: c.role(),
             static_key: SharedKey::precompute(&c.remote_pk, &c.local_sk)?,
             peer: start.peer,
             push,
+            min_pushed_prefix,
             inet6_family,
             max_key_age: Duration::from_secs(u64::from(c.max_key_age)),
             max_key_packets: u64::from(c.max_key_packets),
