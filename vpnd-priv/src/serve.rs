@@ -18,7 +18,7 @@ use signal_hook_mio::v1_0::Signals;
 use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
 use vpnd_proto::config::Config;
-use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, UdpSends};
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, ToParent, UdpSends};
 
 use crate::cleanup::Cleanup;
 use crate::ledger::Scope;
@@ -176,13 +176,15 @@ pub fn catch_signals() -> std::io::Result<Signals> {
 
 impl<P: Platform> Parent<P> {
     /// The parent of the started `net`, before its greeting: the policy's
-    /// facts and the nonce paths from `config`, the nonce files' values
+    /// facts and the nonce paths from `config` and the `gateway` resolved
+    /// at start (`None` for a host-gw), the nonce files' values
     /// read at start (local, remote), the undo record of the start so far,
     /// and, where the network process sends by connected sockets, what
     /// they are made from.
     pub fn new(
         net: NetProcess,
         config: &Config,
+        gateway: Option<SocketAddr>,
         (local_nonce, remote_nonce): (Option<[u8; 24]>, Option<[u8; 24]>),
         cleanup: Cleanup<P>,
         peer_sockets: Option<PeerSockets>,
@@ -196,6 +198,8 @@ impl<P: Platform> Parent<P> {
                     Some(_) => UdpSends::Connected,
                     None => UdpSends::Addressed,
                 },
+                gateway,
+                outer: None,
             },
             conversation: Conversation::new(local_nonce, remote_nonce),
             nonce_paths: NoncePaths {
@@ -364,6 +368,11 @@ impl<P: Platform> Parent<P> {
             Ok(r) => r,
             Err(e) => return Handled::Broken(Breach::Undecodable(e)),
         };
+        if let (ToParent::NetworkUp { .. }, Some(gateway)) = (&request, self.facts.gateway) {
+            // Where this host is now: a roaming host may have moved since
+            // the last session.
+            self.facts.outer = crate::sockets::outer_network(gateway);
+        }
         match policy::admit(&request, &self.facts, &self.conversation) {
             Verdict::Apply {
                 action,

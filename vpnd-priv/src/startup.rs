@@ -173,6 +173,7 @@ pub fn start(
     let mut parent = Parent::new(
         net,
         &config,
+        peer,
         (local_nonce, remote_nonce),
         cleanup,
         udp_for_peers,
