@@ -81,6 +81,33 @@ fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
 }
 
 #[test]
+fn a_pushed_network_wider_than_the_minimum_is_refused_and_the_session_stays() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "64.0.0.0/2".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_push("rogue3", push, "wider than /8 (min_pushed_prefix_v4)");
+    }
+}
+
+#[test]
+fn a_pushed_network_containing_the_gateway_is_refused_and_the_session_stays() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "198.18.0.0/15".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        let reason = format!("contains the gateway's address {}", bare(OUTER_V4.gateway));
+        refused_push("rogue4", push, &reason);
+    }
+}
+
+#[test]
 fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
     if !vpnd_tests::can_run!() {
         return;
@@ -102,6 +129,50 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
         "a refused value stopped vpnd:\n{}",
         c.log_text()
     );
+    assert_no_pushed_address(&site);
+    assert!(c.stop().success(), "{}", c.log_text());
+}
+
+#[test]
+fn the_parent_refuses_pushes_that_would_hijack_traffic_whatever_peer_it_is_told() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let site = Site::new(
+        "hijack",
+        OUTER_V4,
+        INNER_V4,
+        "stats_prefix: hijacking_pushes\n",
+        "",
+    );
+    let hostile = vpnd_tests::binary("vpnd-hostile-net");
+    let mut c = site.start_with_net_binary(&site.client, &hostile);
+    let gateway = bare(OUTER_V4.gateway);
+    for refused in [
+        format!("refused: pushed network: 198.18.0.0/15: contains the gateway's address {gateway}"),
+        "refused: pushed network: 2000::/3: wider than /16 (min_pushed_prefix_v6)".to_owned(),
+    ] {
+        assert!(wait_for_log(&c, &refused), "{refused}\n{}", c.log_text());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        c.try_exit().is_none(),
+        "a refused push stopped vpnd:\n{}",
+        c.log_text()
+    );
+    for family in ["-4", "-6"] {
+        let routes = site.client.ns.ip_output(&[family, "route", "show"]);
+        // The kernel's own link-local route on the tun is no push.
+        let through_tun = routes
+            .lines()
+            .filter(|r| r.contains(&site.client.device) && !r.starts_with("fe80::/64"))
+            .count();
+        assert_eq!(through_tun, 0, "{routes}");
+        assert!(
+            !routes.contains("198.18.0.0/15") && !routes.contains("2000::/3"),
+            "{routes}"
+        );
+    }
     assert_no_pushed_address(&site);
     assert!(c.stop().success(), "{}", c.log_text());
 }
