@@ -107,6 +107,64 @@ fn a_pushed_network_containing_the_gateway_is_refused_and_the_session_stays() {
     }
 }
 
+/// The client against a rogue gateway pushing `push`, which the network
+/// process lets through (it does not know the host's outer network) and
+/// the parent refuses with `reason`: nothing applied, vpnd runs on.
+fn refused_by_the_parent(tag: &str, push: Pushed, reason: &str) {
+    let site = Site::new(tag, OUTER_V4, INNER_V4, "", "");
+    let bind = format!("{}:4706", bare(OUTER_V4.gateway)).parse().unwrap();
+    let _rogue = RogueGateway::start(
+        &site.gateway.ns.name,
+        bind,
+        &site.gateway_keys,
+        &site.client_keys,
+        push,
+    );
+    let mut c = site.client.start(&site.dir);
+    let refused = format!("refused: {reason}");
+    assert!(wait_for_log(&c, &refused), "{refused}\n{}", c.log_text());
+    assert_no_pushed_address(&site);
+    let routes = site.client.ns.ip_output(&["-4", "route", "show"]);
+    assert!(!routes.contains(&site.client.device), "{routes}");
+    assert!(c.try_exit().is_none(), "the client stopped");
+    assert!(c.stop().success());
+}
+
+#[test]
+fn a_pushed_network_containing_the_hosts_outer_address_is_refused_by_the_parent() {
+    if vpnd_tests::can_run!() {
+        // The client is 198.18.1.2, the gateway 198.18.1.1.
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "198.18.1.2/31".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_by_the_parent(
+            "outernet",
+            push,
+            "pushed network: 198.18.1.2/31: contains this host's outer address 198.18.1.2",
+        );
+    }
+}
+
+#[test]
+fn a_pushed_address_inside_the_hosts_outer_network_is_refused_by_the_parent() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.18.1.4/24".parse().unwrap(),
+            network: "198.19.1.0/24".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_by_the_parent(
+            "outeraddr",
+            push,
+            "pushed host address: 198.18.1.4/24: inside this host's outer network 198.18.1.0/29",
+        );
+    }
+}
+
 #[test]
 fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
     if !vpnd_tests::can_run!() {

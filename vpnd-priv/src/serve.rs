@@ -17,7 +17,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
-use vpnd_proto::config::Config;
+use vpnd_proto::config::{Config, RoleConfig};
 use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, ToParent, UdpSends};
 
 use crate::cleanup::Cleanup;
@@ -368,9 +368,11 @@ impl<P: Platform> Parent<P> {
             Ok(r) => r,
             Err(e) => return Handled::Broken(Breach::Undecodable(e)),
         };
-        if let (ToParent::NetworkUp { .. }, Some(gateway)) = (&request, self.facts.gateway) {
-            // Where this host is now: a roaming host may have moved since
-            // the last session.
+        if let (ToParent::NetworkUp { .. }, RoleConfig::Host { .. }, Some(gateway)) =
+            (&request, &self.facts.role, self.facts.gateway)
+        {
+            // Where this host is now, for judging the push: a roaming
+            // host may have moved since the last session.
             self.facts.outer = crate::sockets::outer_network(gateway);
         }
         match policy::admit(&request, &self.facts, &self.conversation) {
