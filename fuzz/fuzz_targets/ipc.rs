@@ -129,7 +129,10 @@ fn granted(request: &ToParent, action: &Action, facts: &Facts, before: &Conversa
         match change {
             Change::Route(p) if matches!(facts.role, RoleConfig::Host { .. }) => {
                 assert!(!p.contains(gateway.ip()), "{p} routes the gateway");
-                assert!(p.prefix_len() >= min.for_family(&p.addr()).0, "{p} too wide");
+                assert!(
+                    p.prefix_len() >= min.for_family(&p.addr()).0,
+                    "{p} too wide"
+                );
             }
             Change::Address(a) => {
                 assert_ne!(*a, gateway.ip(), "the gateway's address on the tun");
