@@ -113,6 +113,17 @@ mod tests {
     }
 
     #[test]
+    fn a_host_takes_its_configured_push_minimums() {
+        let host = "role: host\nremote_host: 198.18.0.2\n";
+        let c = SessionConfig::from_start(&start(host, None), [7; 16], Inet6Family::LINUX).unwrap();
+        assert_eq!(c.min_pushed_prefix, MinPushedPrefix { v4: 8, v6: 16 });
+        let wide = format!("{host}min_pushed_prefix_v4: 2\nmin_pushed_prefix_v6: 3\n");
+        let c =
+            SessionConfig::from_start(&start(&wide, None), [7; 16], Inet6Family::LINUX).unwrap();
+        assert_eq!(c.min_pushed_prefix, MinPushedPrefix { v4: 2, v6: 3 });
+    }
+
+    #[test]
     fn send_counter_starts_above_the_nonce_file_and_the_clock() {
         let net_gw = "role: net-gw\nremote_host: 198.18.0.2\n";
         let fresh =
