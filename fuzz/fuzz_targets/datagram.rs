@@ -24,6 +24,7 @@ fn session(role: Role) -> Session<SeededEntropy> {
         static_key: SharedKey::precompute(&peer.public, &own.secret).expect("keys"),
         peer: (role != Role::HostGw).then(|| "198.18.0.2:4706".parse().expect("addr")),
         push: None,
+        min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 5000,

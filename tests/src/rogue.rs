@@ -36,6 +36,7 @@ impl RogueGateway {
             static_key: SharedKey::precompute(&client.public, &own.secret).unwrap(),
             peer: None,
             push: Some(push),
+            min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
             inet6_family: Inet6Family::LINUX,
             max_key_age: Duration::from_secs(60),
             max_key_packets: 100_000,

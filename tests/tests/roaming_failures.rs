@@ -81,6 +81,91 @@ fn a_pushed_multicast_resolver_is_refused_and_the_session_stays() {
 }
 
 #[test]
+fn a_pushed_network_wider_than_the_minimum_is_refused_and_the_session_stays() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "64.0.0.0/2".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_push("rogue3", push, "wider than /8 (min_pushed_prefix_v4)");
+    }
+}
+
+#[test]
+fn a_pushed_network_containing_the_gateway_is_refused_and_the_session_stays() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "198.18.0.0/15".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        let reason = format!("contains the gateway's address {}", bare(OUTER_V4.gateway));
+        refused_push("rogue4", push, &reason);
+    }
+}
+
+/// The client against a rogue gateway pushing `push`, which the network
+/// process lets through (it does not know the host's outer network) and
+/// the parent refuses with `reason`: nothing applied, vpnd runs on.
+fn refused_by_the_parent(tag: &str, push: Pushed, reason: &str) {
+    let site = Site::new(tag, OUTER_V4, INNER_V4, "", "");
+    let bind = format!("{}:4706", bare(OUTER_V4.gateway)).parse().unwrap();
+    let _rogue = RogueGateway::start(
+        &site.gateway.ns.name,
+        bind,
+        &site.gateway_keys,
+        &site.client_keys,
+        push,
+    );
+    let mut c = site.client.start(&site.dir);
+    let refused = format!("refused: {reason}");
+    assert!(wait_for_log(&c, &refused), "{refused}\n{}", c.log_text());
+    assert_no_pushed_address(&site);
+    let routes = site.client.ns.ip_output(&["-4", "route", "show"]);
+    assert!(!routes.contains(&site.client.device), "{routes}");
+    assert!(c.try_exit().is_none(), "the client stopped");
+    assert!(c.stop().success());
+}
+
+#[test]
+fn a_pushed_network_containing_the_hosts_outer_address_is_refused_by_the_parent() {
+    if vpnd_tests::can_run!() {
+        // The client is 198.18.1.2, the gateway 198.18.1.1.
+        let push = Pushed {
+            host: "198.19.3.2/24".parse().unwrap(),
+            network: "198.18.1.2/31".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_by_the_parent(
+            "outernet",
+            push,
+            "pushed network: 198.18.1.2/31: contains this host's outer address 198.18.1.2",
+        );
+    }
+}
+
+#[test]
+fn a_pushed_address_inside_the_hosts_outer_network_is_refused_by_the_parent() {
+    if vpnd_tests::can_run!() {
+        let push = Pushed {
+            host: "198.18.1.4/24".parse().unwrap(),
+            network: "198.19.1.0/24".parse().unwrap(),
+            resolver: None,
+            domain: None,
+        };
+        refused_by_the_parent(
+            "outeraddr",
+            push,
+            "pushed host address: 198.18.1.4/24: inside this host's outer network 198.18.1.0/29",
+        );
+    }
+}
+
+#[test]
 fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
     if !vpnd_tests::can_run!() {
         return;
@@ -102,6 +187,50 @@ fn the_parent_refuses_a_bad_push_the_network_process_let_through() {
         "a refused value stopped vpnd:\n{}",
         c.log_text()
     );
+    assert_no_pushed_address(&site);
+    assert!(c.stop().success(), "{}", c.log_text());
+}
+
+#[test]
+fn the_parent_refuses_pushes_that_would_hijack_traffic_whatever_peer_it_is_told() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let site = Site::new(
+        "hijack",
+        OUTER_V4,
+        INNER_V4,
+        "stats_prefix: hijacking_pushes\n",
+        "",
+    );
+    let hostile = vpnd_tests::binary("vpnd-hostile-net");
+    let mut c = site.start_with_net_binary(&site.client, &hostile);
+    let gateway = bare(OUTER_V4.gateway);
+    for refused in [
+        format!("refused: pushed network: 198.18.0.0/15: contains the gateway's address {gateway}"),
+        "refused: pushed network: 2000::/3: wider than /16 (min_pushed_prefix_v6)".to_owned(),
+    ] {
+        assert!(wait_for_log(&c, &refused), "{refused}\n{}", c.log_text());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        c.try_exit().is_none(),
+        "a refused push stopped vpnd:\n{}",
+        c.log_text()
+    );
+    for family in ["-4", "-6"] {
+        let routes = site.client.ns.ip_output(&[family, "route", "show"]);
+        // The kernel's own link-local route on the tun is no push.
+        let through_tun = routes
+            .lines()
+            .filter(|r| r.contains(&site.client.device) && !r.starts_with("fe80::/64"))
+            .count();
+        assert_eq!(through_tun, 0, "{routes}");
+        assert!(
+            !routes.contains("198.18.0.0/15") && !routes.contains("2000::/3"),
+            "{routes}"
+        );
+    }
     assert_no_pushed_address(&site);
     assert!(c.stop().success(), "{}", c.log_text());
 }

@@ -281,6 +281,7 @@ mod tests {
             static_key: SharedKey::precompute(&a.public, &a.secret).unwrap(),
             peer: Some("198.18.0.2:4706".parse().unwrap()),
             push: None,
+            min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
             inet6_family: Inet6Family::LINUX,
             max_key_age: Duration::from_secs(60),
             max_key_packets: 100_000,

@@ -82,6 +82,7 @@ fn start(
             peer_port,
         ))),
         push: None,
+        min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,

@@ -20,7 +20,8 @@ use std::net::{IpAddr, SocketAddr};
 use vpnd_crypto::Nonce;
 use vpnd_proto::config::{Role, RoleConfig};
 use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent, UdpSends};
-use vpnd_proto::wire::Pushed;
+use vpnd_proto::net::Prefix;
+use vpnd_proto::wire::{Outside, Pushed};
 
 use crate::netconf::{Change, Family};
 use crate::nonce_bounds;
@@ -46,6 +47,17 @@ pub struct Facts {
     /// The Unix time the start message gave the network process, from
     /// which its send counter may start.
     pub start_unix_time: u64,
+    /// The gateway's outer address as the parent resolved `remote_host`
+    /// at start: what a push is judged against, never the `peer` the
+    /// network process names. `None` for a host-gw, whose clients roam:
+    /// it never applies pushed values, so it has no gateway to keep out
+    /// of the tunnel.
+    pub gateway: Option<SocketAddr>,
+    /// This host's outer address (the source of its datagrams to the
+    /// gateway) with its network's prefix length, as the system saw them
+    /// when the session began (serve.rs looks again at each `NetworkUp`:
+    /// a roaming host changes networks); `None` when unknown.
+    pub outer: Option<Prefix>,
 }
 
 /// Where the conversation with the network process stands; [`admit`]
@@ -438,28 +450,29 @@ fn network_plan(
         }
         // The gateway pushed nothing (or the child refused it): only the MTU.
         (RoleConfig::Host { .. }, None) => Ok(plan),
-        (RoleConfig::Host { .. }, Some(p)) => {
-            plan.extend(host_plan(peer, p).map_err(Denied::Refused)?);
+        (
+            RoleConfig::Host {
+                min_pushed_prefix, ..
+            },
+            Some(p),
+        ) => {
+            let outside = Outside {
+                min_prefix: *min_pushed_prefix,
+                gateway: facts.gateway.map(|g| g.ip()),
+                own: facts.outer,
+            };
+            plan.extend(host_plan(&outside, p).map_err(Denied::Refused)?);
             Ok(plan)
         }
     }
 }
 
-/// What a host applies from a push, checked again here (the child checked
-/// once; the parent does not take its word).
-fn host_plan(peer: &SocketAddr, p: &Pushed) -> Result<Vec<Change>, String> {
+/// What a host applies from a push, checked again here against the
+/// parent's own facts (the child checked once; the parent does not take
+/// its word, nor its `peer`).
+fn host_plan(outside: &Outside, p: &Pushed) -> Result<Vec<Change>, String> {
     p.validate().map_err(|e| e.to_string())?;
-    let peer_ip = peer.ip();
-    let contains = |net: &vpnd_proto::net::Prefix| {
-        vpnd_proto::net::Prefix::new(peer_ip, net.prefix_len())
-            .is_ok_and(|q| q.network() == net.network())
-    };
-    if contains(&p.network) {
-        return Err(format!(
-            "pushed network: {}: contains the gateway's own address {peer_ip}; routing it through the tunnel would cut the tunnel",
-            p.network
-        ));
-    }
+    p.check_outside(outside).map_err(|e| e.to_string())?;
     let mut changes = vec![Change::Address(p.host.addr()), Change::Route(p.network)];
     if let Some(ns) = p.resolver {
         changes.push(Change::Resolver {
@@ -478,8 +491,12 @@ mod tests {
     const V6_PEER: &str = "[2001:2::2]:4706";
 
     fn pushed(network: &str) -> Option<Pushed> {
+        pushed_host("198.19.3.2/24", network)
+    }
+
+    fn pushed_host(host: &str, network: &str) -> Option<Pushed> {
         Some(Pushed {
-            host: "198.19.3.2/24".parse().unwrap(),
+            host: host.parse().unwrap(),
             network: network.parse().unwrap(),
             resolver: Some("198.19.1.53".parse().unwrap()),
             domain: Some("vpnd.test".parse().unwrap()),
@@ -506,7 +523,12 @@ mod tests {
             Role::Host => RoleConfig::Host {
                 remote,
                 resolvconf_path: "/sbin/resolvconf".into(),
+                min_pushed_prefix: Default::default(),
             },
+        };
+        let gateway = match role {
+            RoleConfig::HostGw { .. } => None,
+            _ => Some(V4_PEER.parse().unwrap()),
         };
         Facts {
             role,
@@ -514,6 +536,16 @@ mod tests {
             udp_sends: UdpSends::Addressed,
             nonce_reset_incr: INCR,
             start_unix_time: START,
+            gateway,
+            outer: Some("198.18.0.1/24".parse().unwrap()),
+        }
+    }
+
+    /// A host's facts with the gateway as resolved to `gateway`.
+    fn host_toward(gateway: &str) -> Facts {
+        Facts {
+            gateway: Some(gateway.parse().unwrap()),
+            ..facts(Role::Host, None)
         }
     }
 
@@ -628,6 +660,13 @@ mod tests {
         }
     }
 
+    /// The refusal of a pushed `network` that contains `what`.
+    fn cut(network: &str, what: &str) -> String {
+        format!(
+            "pushed network: {network}: contains {what}; routing it through the tunnel would cut the tunnel"
+        )
+    }
+
     fn persist(slot: NonceSlot, nonce: [u8; 24], next: Conversation) -> Verdict {
         apply(Action::Persist { slot, nonce }, Reply::Silent, next)
     }
@@ -710,7 +749,37 @@ mod tests {
             (facts(Host, None), greeted, up(V4_PEER, pushed("0.0.0.0/0")),
                 refuse_push("pushed network: 0.0.0.0/0: a default route is not pushed", session)),
             (facts(Host, None), greeted, up(V4_PEER, pushed("198.18.0.0/15")),
-                refuse_push("pushed network: 198.18.0.0/15: contains the gateway's own address 198.18.0.2; routing it through the tunnel would cut the tunnel", session)),
+                refuse_push(&cut("198.18.0.0/15", "the gateway's address 198.18.0.2"), session)),
+            // Judged against the gateway the parent resolved, never the
+            // peer the network process names, however it writes it.
+            (facts(Host, None), greeted, up("203.0.113.9:4706", pushed("198.18.0.0/15")),
+                refuse_push(&cut("198.18.0.0/15", "the gateway's address 198.18.0.2"), session)),
+            (facts(Host, None), greeted, up("[::ffff:198.18.0.2]:4706", pushed("198.18.0.0/15")),
+                refuse_push(&cut("198.18.0.0/15", "the gateway's address 198.18.0.2"), session)),
+            (host_toward("[::ffff:198.18.0.2]:4706"), greeted, up("203.0.113.9:4706", pushed("198.18.0.0/15")),
+                refuse_push(&cut("198.18.0.0/15", "the gateway's address 198.18.0.2"), session)),
+            (host_toward("198.19.9.9:4706"), greeted, up(V4_PEER, pushed("198.18.0.0/16")),
+                refuse_push(&cut("198.18.0.0/16", "this host's outer address 198.18.0.1"), session)),
+            // No wider than the minimum.
+            (facts(Host, None), greeted, up(V4_PEER, pushed("64.0.0.0/2")),
+                refuse_push("pushed network: 64.0.0.0/2: wider than /8 (min_pushed_prefix_v4)", session)),
+            (facts(Host, None), greeted, up(V6_PEER, pushed_host("2001:2:0:3::2/64", "2000::/3")),
+                refuse_push("pushed network: 2000::/3: wider than /16 (min_pushed_prefix_v6)", session)),
+            (facts(Host, None), greeted, up(V6_PEER, pushed_host("2001:2:0:3::2/64", "8000::/1")),
+                refuse_push("pushed network: 8000::/1: wider than /16 (min_pushed_prefix_v6)", session)),
+            // A host address that is no tunnel address of this host.
+            (facts(Host, None), greeted, up(V4_PEER, pushed_host("127.0.0.2/8", "198.19.1.0/24")),
+                refuse_push("pushed host address: 127.0.0.2/8: not a unicast address", session)),
+            (facts(Host, None), greeted, up(V4_PEER, pushed_host("169.254.3.2/16", "198.19.1.0/24")),
+                refuse_push("pushed host address: 169.254.3.2/16: a link-local address", session)),
+            (facts(Host, None), greeted, up(V6_PEER, pushed_host("fe80::2/64", "2001:2:0:1::/64")),
+                refuse_push("pushed host address: fe80::2/64: a link-local address", session)),
+            (facts(Host, None), greeted, up(V4_PEER, pushed_host("224.0.0.5/24", "198.19.1.0/24")),
+                refuse_push("pushed host address: 224.0.0.5/24: not a unicast address", session)),
+            (facts(Host, None), greeted, up("203.0.113.9:4706", pushed_host("198.18.0.2/24", "198.19.1.0/24")),
+                refuse_push("pushed host address: 198.18.0.2/24: is the gateway's address", session)),
+            (facts(Host, None), greeted, up(V4_PEER, pushed_host("198.18.0.7/24", "198.19.1.0/24")),
+                refuse_push("pushed host address: 198.18.0.7/24: inside this host's outer network 198.18.0.0/24", session)),
             // Nonces never go backwards: fatal for the local counter,
             // refused for the remote one; equal is not backwards.
             (facts(NetGw, None), local_5, nonce(Local, at(5)), persist(Local, at(5), local_5)),

@@ -18,8 +18,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use vpnd_net::log_budget::{Allowance, LogBudget};
 use vpnd_net::transport::{FrameBuffer, TransportError};
-use vpnd_proto::config::Config;
-use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, UdpSends};
+use vpnd_proto::config::{Config, RoleConfig};
+use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToChild, ToParent, UdpSends};
 
 use crate::cleanup::Cleanup;
 use crate::ledger::Scope;
@@ -184,14 +184,15 @@ pub fn catch_signals() -> std::io::Result<Signals> {
 
 impl<P: Platform> Parent<P> {
     /// The parent of the started `net`, before its greeting: the policy's
-    /// facts and the nonce paths from `config`, the nonce files' values
-    /// read at start (local, remote), the Unix time its start message
-    /// carries, the undo record of the start so far, and, where the
-    /// network process sends by connected sockets, what they are made
-    /// from.
+    /// facts and the nonce paths from `config` and the `gateway` resolved
+    /// at start (`None` for a host-gw), the nonce files' values read at
+    /// start (local, remote), the Unix time its start message carries,
+    /// the undo record of the start so far, and, where the network
+    /// process sends by connected sockets, what they are made from.
     pub fn new(
         net: NetProcess,
         config: &Config,
+        gateway: Option<SocketAddr>,
         (local_nonce, remote_nonce): (Option<[u8; 24]>, Option<[u8; 24]>),
         start_unix_time: u64,
         cleanup: Cleanup<P>,
@@ -208,6 +209,8 @@ impl<P: Platform> Parent<P> {
                 },
                 nonce_reset_incr: u64::from(config.nonce_reset_incr),
                 start_unix_time,
+                gateway,
+                outer: None,
             },
             conversation: Conversation::new(local_nonce, remote_nonce),
             nonce_paths: NoncePaths {
@@ -401,6 +404,13 @@ impl<P: Platform> Parent<P> {
             Ok(r) => r,
             Err(e) => return Handled::Broken(Breach::Undecodable(e)),
         };
+        if let (ToParent::NetworkUp { .. }, RoleConfig::Host { .. }, Some(gateway)) =
+            (&request, &self.facts.role, self.facts.gateway)
+        {
+            // Where this host is now, for judging the push: a roaming
+            // host may have moved since the last session.
+            self.facts.outer = crate::sockets::outer_network(gateway);
+        }
         match policy::admit(&request, &self.facts, &self.conversation) {
             Verdict::Apply {
                 action,

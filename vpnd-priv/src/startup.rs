@@ -195,6 +195,7 @@ pub fn start(
     let mut parent = Parent::new(
         net,
         &config,
+        peer,
         (local_nonce, remote_nonce),
         unix_time,
         cleanup,

@@ -50,12 +50,14 @@ pub enum ToParent {
     },
     /// A session began: apply this role's network configuration. The parent
     /// uses its own configuration for everything but, for role host, the
-    /// pushed values, which it checks again ([`Pushed::validate`] and its
-    /// own policy) and refuses rather than applies when they fail. For the
-    /// other roles `pushed` must be `None`. Allowed once per session.
+    /// pushed values, which it checks again ([`Pushed::validate`], and
+    /// [`Pushed::check_outside`] against the gateway it resolved itself and
+    /// this host's outer address) and refuses rather than applies when
+    /// they fail. For the other roles `pushed` must be `None`. Allowed once
+    /// per session.
     NetworkUp {
-        /// The peer's outer address (the parent picks the MTU from its
-        /// family and, for host, may route the peer outside the tunnel).
+        /// The peer's outer address: the parent picks the MTU from its
+        /// family, and nothing else (a push is never judged by it).
         peer: SocketAddr,
         /// host: what the gateway pushed, checked by the child already.
         pushed: Option<Pushed>,

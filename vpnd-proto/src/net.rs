@@ -24,10 +24,27 @@ pub enum PrefixError {
 
 /// An address with a prefix length, as `ADDRESS/LENGTH`. The address keeps
 /// its host bits (`host_addr` needs them); [`Prefix::network`] clears them.
+/// Decoding goes through [`Prefix::new`]: a length longer than the address
+/// that came over IPC is an error, never a value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PrefixParts")]
 pub struct Prefix {
     addr: IpAddr,
     len: u8,
+}
+
+/// A [`Prefix`] as it is encoded, before its length is checked.
+#[derive(Deserialize)]
+struct PrefixParts {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl TryFrom<PrefixParts> for Prefix {
+    type Error = PrefixError;
+    fn try_from(p: PrefixParts) -> Result<Self, PrefixError> {
+        Prefix::new(p.addr, p.len)
+    }
 }
 
 impl Prefix {
@@ -57,14 +74,19 @@ impl Prefix {
 
     /// The same prefix with the host bits cleared.
     pub fn network(&self) -> Prefix {
+        // `len` never exceeds the address (every constructor checks it);
+        // the saturating subtraction keeps even a broken invariant from
+        // overflowing.
         let addr = match self.addr {
             IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32u32.saturating_sub(u32::from(self.len)))
+                    .unwrap_or(0);
                 IpAddr::V4((u32::from(a) & mask).into())
             }
             IpAddr::V6(a) => {
                 let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.len))
+                    .checked_shl(128u32.saturating_sub(u32::from(self.len)))
                     .unwrap_or(0);
                 IpAddr::V6((u128::from(a) & mask).into())
             }
@@ -78,6 +100,21 @@ impl Prefix {
     /// True when `self` is its own network (no host bits set).
     pub fn is_network(&self) -> bool {
         self.network().addr == self.addr
+    }
+
+    /// True when `ip` (of the same family) is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        Prefix::new(ip, self.len).is_ok_and(|p| p.network() == self.network())
+    }
+}
+
+/// `ip` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, as a
+/// dual-stack socket reports an IPv4 peer) written as the IPv4 address it
+/// is, so that comparisons see one address as one.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -173,6 +210,22 @@ mod tests {
                 .network()
                 .to_string(),
             "1.2.3.4/32"
+        );
+    }
+
+    #[test]
+    fn containment_is_by_family_and_network() {
+        let p: Prefix = "198.18.0.0/15".parse().unwrap();
+        assert!(p.contains("198.19.255.1".parse().unwrap()));
+        assert!(!p.contains("198.20.0.1".parse().unwrap()));
+        assert!(!p.contains("::ffff:198.18.0.2".parse().unwrap()));
+        assert!(p.contains(canonical("::ffff:198.18.0.2".parse().unwrap())));
+        let v6: Prefix = "2000::/3".parse().unwrap();
+        assert!(v6.contains("2001:2::2".parse().unwrap()));
+        assert!(!v6.contains("198.18.0.2".parse().unwrap()));
+        assert_eq!(
+            canonical("2001:2::2".parse().unwrap()),
+            "2001:2::2".parse::<IpAddr>().unwrap()
         );
     }
 

@@ -130,6 +130,7 @@ fn documented_ranges_are_the_parsers() {
             checked += 1;
         }
     }
-    // ports (2), mtu, max_key_age, max_key_packets, nonce_reset_incr
-    assert_eq!(checked, 6);
+    // ports (2), mtu, max_key_age, max_key_packets, nonce_reset_incr,
+    // min_pushed_prefix_v4 and _v6
+    assert_eq!(checked, 8);
 }

@@ -247,6 +247,8 @@ fn role_rules() {
             "/sbin/resolvconf",
             vec!["net-gw", "host-gw"],
         ),
+        ("min_pushed_prefix_v4", "8", vec!["net-gw", "host-gw"]),
+        ("min_pushed_prefix_v6", "16", vec!["net-gw", "host-gw"]),
     ] {
         for role in wrong_roles {
             let text = format!("{}{param}: {value}\n", base(role));
@@ -278,6 +280,25 @@ fn role_rules() {
         );
     }
     rejects("net-gw", "role", "gateway");
+}
+
+#[test]
+fn push_minimums_are_prefix_lengths_of_their_family() {
+    let text = format!(
+        "{}min_pushed_prefix_v4: 33\nmin_pushed_prefix_v6: 0\n",
+        base("host")
+    );
+    let shown = err(&text).to_string();
+    let line = base("host").lines().count() + 1;
+    for wrong in [
+        format!(":{line}: min_pushed_prefix_v4: 33: must be a whole number from 1 to 32"),
+        format!(
+            ":{}: min_pushed_prefix_v6: 0: must be a whole number from 1 to 128",
+            line + 1
+        ),
+    ] {
+        assert!(shown.contains(&wrong), "{wrong} not in {shown}");
+    }
 }
 
 #[test]

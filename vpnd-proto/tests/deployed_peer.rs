@@ -30,6 +30,7 @@ fn session(role: Role, static_key: SharedKey, peer: SocketAddr) -> Session<Seede
         static_key,
         peer: Some(peer),
         push: None,
+        min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,

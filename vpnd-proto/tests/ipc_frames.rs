@@ -188,6 +188,25 @@ fn a_pushed_domain_with_a_newline_does_not_decode() {
 }
 
 #[test]
+fn a_prefix_longer_than_its_address_does_not_decode() {
+    // The pushed network 198.19.1.0/24 rewritten to /200: before the
+    // length was checked on decode, it became a value whose network()
+    // overflowed.
+    let f = ipc::encode(&to_parent()[2]).unwrap().to_vec();
+    let at = f.windows(5).position(|w| w == [198, 19, 1, 0, 24]).unwrap();
+    let mut bad = f.clone();
+    bad[at + 4] = 200;
+    match ipc::decode_to_parent(&bad) {
+        Err(IpcError::Malformed(why)) => {
+            assert!(why.contains("prefix length must be 0 to 32"), "{why}")
+        }
+        other => panic!("decoded: {other:?}"),
+    }
+    bad[at + 4] = 32;
+    assert!(ipc::decode_to_parent(&bad).is_ok());
+}
+
+#[test]
 fn random_frames_never_panic() {
     let mut x = 0xdead_beef_cafe_f00du64;
     let mut accepted = 0;

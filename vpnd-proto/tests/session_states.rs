@@ -72,6 +72,7 @@ fn setup(role: Role) -> (Session<SeededEntropy>, Scripted) {
         static_key: key.clone(),
         peer: (role != Role::HostGw).then(peer_addr),
         push: None,
+        min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,

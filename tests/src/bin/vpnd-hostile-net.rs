@@ -115,6 +115,17 @@ fn main() {
                 send(&channel, &ToParent::NetworkDown);
             }
         }
+        // Pushes that would take the host's traffic: one covering the
+        // real gateway under a lying peer, then (its session ended) one of
+        // all global IPv6, whose session stays open; each answer awaited.
+        "hijacking_pushes" => {
+            let liar = "203.0.113.9:4706".parse().unwrap();
+            send(&channel, &push_up(liar, "198.19.3.2/24", "198.18.0.0/15"));
+            let _ = channel.recv(&mut frame);
+            send(&channel, &ToParent::NetworkDown);
+            send(&channel, &push_up(peer, "2001:2:0:3::2/64", "2000::/3"));
+            let _ = channel.recv(&mut frame);
+        }
         "garbage" => channel.send(&[0xa5; 100], &[]).unwrap(),
         "descriptors" => {
             let hello = ipc::encode(&ToParent::NetworkDown).unwrap();

@@ -15,8 +15,10 @@ use rustix::net::{
 #[cfg_attr(target_os = "linux", path = "linux.rs")]
 #[cfg_attr(not(target_os = "linux"), path = "bsd.rs")]
 mod os;
+mod outer;
 
 pub use os::udp_offloads;
+pub use outer::outer_network;
 
 /// Why a socket could not be opened.
 #[derive(Debug, thiserror::Error)]

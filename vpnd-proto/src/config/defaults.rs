@@ -37,6 +37,14 @@ pub const IP_PATH: &str = "/sbin/ip";
 /// `SBINDIR= /sbin`).
 pub const RESOLVCONF_PATH: &str = "/sbin/resolvconf";
 
+/// `min_pushed_prefix_v4`: a gateway may push at most a /8 (a whole
+/// historical class A), never a quarter of the Internet.
+pub const MIN_PUSHED_PREFIX_V4: u8 = 8;
+
+/// `min_pushed_prefix_v6`: at most a /16 (2000::/3 is all of the global
+/// unicast space).
+pub const MIN_PUSHED_PREFIX_V6: u8 = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;

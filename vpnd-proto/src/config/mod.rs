@@ -56,6 +56,38 @@ pub struct Remote {
     pub port: u16,
 }
 
+/// `min_pushed_prefix_v4` and `min_pushed_prefix_v6`: the shortest prefix
+/// (the widest network) a host routes into the tunnel when its gateway
+/// pushes it. A wider push is refused: a gateway must not take over the
+/// host's traffic beyond its own site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinPushedPrefix {
+    /// For an IPv4 network.
+    pub v4: u8,
+    /// For an IPv6 network.
+    pub v6: u8,
+}
+
+impl Default for MinPushedPrefix {
+    fn default() -> Self {
+        MinPushedPrefix {
+            v4: defaults::MIN_PUSHED_PREFIX_V4,
+            v6: defaults::MIN_PUSHED_PREFIX_V6,
+        }
+    }
+}
+
+impl MinPushedPrefix {
+    /// The minimum for a network of `addr`'s family, and the parameter
+    /// that sets it.
+    pub const fn for_family(&self, addr: &IpAddr) -> (u8, &'static str) {
+        match addr {
+            IpAddr::V4(_) => (self.v4, "min_pushed_prefix_v4"),
+            IpAddr::V6(_) => (self.v6, "min_pushed_prefix_v6"),
+        }
+    }
+}
+
 /// The settings that exist only for one role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoleConfig {
@@ -83,6 +115,8 @@ pub enum RoleConfig {
         remote: Remote,
         /// `resolvconf_path`.
         resolvconf_path: PathBuf,
+        /// `min_pushed_prefix_v4`, `min_pushed_prefix_v6`.
+        min_pushed_prefix: MinPushedPrefix,
     },
 }
 

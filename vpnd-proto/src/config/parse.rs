@@ -8,12 +8,14 @@ use std::str::FromStr;
 
 use vpnd_crypto::{PublicKey, SecretKey};
 
-use super::{Config, ConfigError, ConfigErrors, Remote, Role, RoleConfig, defaults};
+use super::{
+    Config, ConfigError, ConfigErrors, MinPushedPrefix, Remote, Role, RoleConfig, defaults,
+};
 use crate::net::{IfName, Prefix, ResolvDomain};
 
 /// Every parameter, in the order the printer writes them (vpnd.conf(5)
 /// documents each; a test holds the two together).
-pub const PARAMS: [&str; 26] = [
+pub const PARAMS: [&str; 28] = [
     "role",
     "device",
     "stats_prefix",
@@ -28,6 +30,8 @@ pub const PARAMS: [&str; 26] = [
     "resolv_addr",
     "resolv_domain",
     "resolvconf_path",
+    "min_pushed_prefix_v4",
+    "min_pushed_prefix_v6",
     "ip_path",
     "max_key_age",
     "max_key_packets",
@@ -43,7 +47,7 @@ pub const PARAMS: [&str; 26] = [
 ];
 
 /// The parameters that belong to some roles only.
-const ROLE_ONLY: [(&str, &[Role]); 8] = [
+const ROLE_ONLY: [(&str, &[Role]); 10] = [
     ("remote_host", &[Role::NetGw, Role::Host]),
     ("remote_port", &[Role::NetGw, Role::Host]),
     ("remote_network", &[Role::NetGw]),
@@ -52,6 +56,8 @@ const ROLE_ONLY: [(&str, &[Role]); 8] = [
     ("resolv_addr", &[Role::HostGw]),
     ("resolv_domain", &[Role::HostGw]),
     ("resolvconf_path", &[Role::Host]),
+    ("min_pushed_prefix_v4", &[Role::Host]),
+    ("min_pushed_prefix_v6", &[Role::Host]),
 ];
 
 /// Longest line accepted.
@@ -348,9 +354,20 @@ impl<'a> Parser<'a> {
                 let remote = self.remote(role);
                 let resolvconf_path =
                     self.or("resolvconf_path", defaults::RESOLVCONF_PATH.into(), path);
+                let v4 = self.or(
+                    "min_pushed_prefix_v4",
+                    defaults::MIN_PUSHED_PREFIX_V4,
+                    |v| prefix_length(v, 32),
+                );
+                let v6 = self.or(
+                    "min_pushed_prefix_v6",
+                    defaults::MIN_PUSHED_PREFIX_V6,
+                    |v| prefix_length(v, 128),
+                );
                 Some(RoleConfig::Host {
                     remote: remote?,
                     resolvconf_path: resolvconf_path?,
+                    min_pushed_prefix: MinPushedPrefix { v4: v4?, v6: v6? },
                 })
             }
         }
@@ -394,6 +411,11 @@ fn number(v: &str, min: u32, max: u32) -> Result<u32, String> {
         }
         _ => Err(range()),
     }
+}
+
+/// A prefix length from 1 (a /0 is never pushed) to `max`.
+fn prefix_length(v: &str, max: u8) -> Result<u8, String> {
+    number(v, 1, u32::from(max)).map(|n| n as u8)
 }
 
 fn port(v: &str) -> Result<u16, String> {

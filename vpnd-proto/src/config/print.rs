@@ -60,10 +60,13 @@ impl Config {
             RoleConfig::Host {
                 remote,
                 resolvconf_path,
+                min_pushed_prefix,
             } => {
                 put("remote_host", &remote.host);
                 put("remote_port", &remote.port);
                 put("resolvconf_path", &resolvconf_path.display());
+                put("min_pushed_prefix_v4", &min_pushed_prefix.v4);
+                put("min_pushed_prefix_v6", &min_pushed_prefix.v6);
             }
         }
         put("ip_path", &self.ip_path.display());

@@ -6,7 +6,7 @@ use std::time::Duration;
 use vpnd_crypto::{KeyError, Nonce, SharedKey};
 
 use super::{SessionConfig, initial_send_nonce};
-use crate::config::RoleConfig;
+use crate::config::{MinPushedPrefix, RoleConfig};
 use crate::ipc::Start;
 use crate::wire::{Inet6Family, Pushed};
 
@@ -36,11 +36,18 @@ impl SessionConfig {
             }),
             RoleConfig::NetGw { .. } | RoleConfig::Host { .. } => None,
         };
+        let min_pushed_prefix = match &c.role {
+            RoleConfig::Host {
+                min_pushed_prefix, ..
+            } => *min_pushed_prefix,
+            RoleConfig::NetGw { .. } | RoleConfig::HostGw { .. } => MinPushedPrefix::default(),
+        };
         Ok(SessionConfig {
             role: c.role(),
             static_key: SharedKey::precompute(&c.remote_pk, &c.local_sk)?,
             peer: start.peer,
             push,
+            min_pushed_prefix,
             inet6_family,
             max_key_age: Duration::from_secs(u64::from(c.max_key_age)),
             max_key_packets: u64::from(c.max_key_packets),
@@ -103,6 +110,17 @@ mod tests {
         assert_eq!(c.max_key_age, Duration::from_secs(90));
         assert_eq!(c.max_key_packets, 5000);
         assert_eq!(c.recv_nonce, Nonce::from_bytes([2; 24]));
+    }
+
+    #[test]
+    fn a_host_takes_its_configured_push_minimums() {
+        let host = "role: host\nremote_host: 198.18.0.2\n";
+        let c = SessionConfig::from_start(&start(host, None), [7; 16], Inet6Family::LINUX).unwrap();
+        assert_eq!(c.min_pushed_prefix, MinPushedPrefix { v4: 8, v6: 16 });
+        let wide = format!("{host}min_pushed_prefix_v4: 2\nmin_pushed_prefix_v6: 3\n");
+        let c =
+            SessionConfig::from_start(&start(&wide, None), [7; 16], Inet6Family::LINUX).unwrap();
+        assert_eq!(c.min_pushed_prefix, MinPushedPrefix { v4: 2, v6: 3 });
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub use timer::{
 };
 
 use crate::Timestamp;
-use crate::config::Role;
+use crate::config::{MinPushedPrefix, Role};
 use crate::wire::{self, FrameError, Inet6Family, MessageType, PeerInfo, PushError, Pushed};
 use keys::KeySet;
 use nonces::SendCounter;
@@ -64,6 +64,8 @@ pub struct SessionConfig {
     pub peer: Option<SocketAddr>,
     /// host-gw: the client address, network, resolver and domain to push.
     pub push: Option<Pushed>,
+    /// host: the widest network taken from the gateway's push.
+    pub min_pushed_prefix: MinPushedPrefix,
     /// The family byte written for the pushed IPv6 addresses: this
     /// system's `AF_INET6`, which the caller knows and this crate does not.
     pub inet6_family: Inet6Family,

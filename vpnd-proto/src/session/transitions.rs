@@ -8,7 +8,7 @@ use super::{
 };
 use crate::Timestamp;
 use crate::config::Role;
-use crate::wire::{MessageType, PeerInfo, Pushed};
+use crate::wire::{MessageType, Outside, PeerInfo, Pushed};
 
 use vpnd_crypto::{KeyPair, SecretKey};
 
@@ -162,8 +162,23 @@ impl<E: Entropy> Session<E> {
         self.persist_remote();
     }
 
+    /// What the gateway pushed, if it passes both the checks of its form
+    /// and those of how far it reaches (against the peer this session
+    /// talks to; the parent judges again with what it knows itself).
     pub(super) fn pushed_values(&mut self) -> Option<Pushed> {
-        match self.peer_info.as_ref().map(PeerInfo::pushed) {
+        let outside = Outside {
+            min_prefix: self.config.min_pushed_prefix,
+            gateway: self.peer.map(|p| p.ip()),
+            own: None,
+        };
+        let checked = |info: &PeerInfo| {
+            let pushed = info.pushed()?;
+            if let Some(p) = &pushed {
+                p.check_outside(&outside)?;
+            }
+            Ok(pushed)
+        };
+        match self.peer_info.as_ref().map(checked) {
             Some(Ok(pushed)) => pushed,
             Some(Err(e)) => {
                 self.events.push_back(Event::PushRefused(e));

@@ -9,8 +9,10 @@
 //! ```
 
 mod peer_info;
+mod push_scope;
 
 pub use peer_info::{AddrField, Inet6Family, PeerInfo, PushError, Pushed};
+pub use push_scope::Outside;
 
 use vpnd_crypto::{Nonce, OpenError, PublicKey, SharedKey};
 

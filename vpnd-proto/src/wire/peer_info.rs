@@ -288,6 +288,18 @@ pub enum PushError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A value well-formed but out of bounds for this host: wider than
+    /// it takes, or taking into the tunnel an address that must stay
+    /// outside it ([`Pushed::check_outside`]).
+    #[error("pushed {field}: {value}: {reason}")]
+    Outside {
+        /// Which field.
+        field: &'static str,
+        /// The value.
+        value: Prefix,
+        /// What is wrong with it, with the address or bound it meets.
+        reason: String,
+    },
 }
 
 /// What a host-gw pushes to its client and the client applies: its tun
@@ -307,8 +319,11 @@ pub struct Pushed {
 }
 
 impl Pushed {
-    /// The checks of W14: a unicast host address, a network that is a real
-    /// network and not a default route, a unicast resolver.
+    /// The checks of W14, which need nothing but the values: a unicast,
+    /// non-link-local host address, a network that is a real network and
+    /// not a default route, a unicast resolver; IPv4 written as IPv4 (an
+    /// IPv4-mapped value would slip past comparisons with IPv4 addresses).
+    /// [`Pushed::check_outside`] adds what needs the host's own facts.
     pub fn validate(&self) -> Result<(), PushError> {
         let bad = |field, value: String, reason| {
             Err(PushError::Value {
@@ -317,11 +332,27 @@ impl Pushed {
                 reason,
             })
         };
+        for (field, value) in [("host address", self.host), ("network", self.network)] {
+            if is_ipv4_mapped(&value.addr()) {
+                return bad(
+                    field,
+                    value.to_string(),
+                    "IPv4-mapped: IPv4 is pushed as IPv4",
+                );
+            }
+        }
         if !is_unicast(&self.host.addr()) {
             return bad(
                 "host address",
                 self.host.to_string(),
                 "not a unicast address",
+            );
+        }
+        if is_link_local(&self.host.addr()) {
+            return bad(
+                "host address",
+                self.host.to_string(),
+                "a link-local address",
             );
         }
         if self.network.is_default() {
@@ -343,6 +374,20 @@ impl Pushed {
             return bad("resolver", r.to_string(), "not a unicast address");
         }
         Ok(())
+    }
+}
+
+/// In `::ffff:0:0/96`.
+fn is_ipv4_mapped(ip: &IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
+}
+
+/// In 169.254.0.0/16 or fe80::/10: every link has these, none is the
+/// tunnel's.
+fn is_link_local(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_link_local(),
+        IpAddr::V6(a) => a.is_unicast_link_local(),
     }
 }
 
@@ -454,9 +499,9 @@ mod tests {
             i.pushed()
         };
         let refused = |r: Result<Option<Pushed>, PushError>, field: &str| match r {
-            Err(PushError::Value { field: f, .. }) | Err(PushError::Family { field: f, .. }) => {
-                assert_eq!(f, field)
-            }
+            Err(PushError::Value { field: f, .. })
+            | Err(PushError::Family { field: f, .. })
+            | Err(PushError::Outside { field: f, .. }) => assert_eq!(f, field),
             other => panic!("{field}: {other:?}"),
         };
         // A default route.
@@ -482,6 +527,27 @@ mod tests {
         );
         // A prefix longer than the address.
         refused(info(&|i| i.host.prefix_len = 33), "host address");
+        // A link-local host address, and IPv4 written IPv4-mapped.
+        refused(
+            info(&|i| i.host = AddrField::from_ip([169, 254, 1, 2].into(), 16, Inet6Family::LINUX)),
+            "host address",
+        );
+        refused(
+            info(&|i| {
+                i.host = AddrField::from_ip("fe80::2".parse().unwrap(), 64, Inet6Family::LINUX)
+            }),
+            "host address",
+        );
+        refused(
+            info(&|i| {
+                i.network = AddrField::from_ip(
+                    "::ffff:198.18.0.0".parse().unwrap(),
+                    111,
+                    Inet6Family::LINUX,
+                )
+            }),
+            "network",
+        );
         // No network at all.
         refused(info(&|i| i.network = AddrField::default()), "network");
         // A broadcast resolver.

@@ -457,6 +457,55 @@ fn a_bad_push_is_refused_and_the_tunnel_still_works() {
     assert!(p.b.delivered.len() > 50);
 }
 
+#[test]
+fn a_push_that_would_take_the_gateway_or_too_much_is_refused_by_the_client() {
+    // The gateway is at 198.18.0.1 (Side::A).
+    let wide = vpnd_proto::config::MinPushedPrefix { v4: 2, v6: 3 };
+    for (seed, network, min, refused) in [
+        (
+            123,
+            "198.18.0.0/15",
+            Default::default(),
+            "contains the gateway's address 198.18.0.1",
+        ),
+        (
+            124,
+            "64.0.0.0/2",
+            Default::default(),
+            "wider than /8 (min_pushed_prefix_v4)",
+        ),
+        (125, "64.0.0.0/2", wide, ""),
+    ] {
+        let (ka, kb) = static_keys();
+        let mut gw = config(Role::HostGw, ka, None);
+        let mut push = host_push();
+        push.network = network.parse().unwrap();
+        gw.push = Some(push.clone());
+        let mut client = config(Role::Host, kb, Some(addr(Side::A)));
+        client.min_pushed_prefix = min;
+        let mut p = Pair::new(gw, client, Faults::CLEAN, seed);
+        p.run_until_up(10 * SEC).unwrap();
+        let why: Vec<String> =
+            p.b.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::PushRefused(e) => Some(e.to_string()),
+                    _ => None,
+                })
+                .collect();
+        if refused.is_empty() {
+            assert_eq!(p.b.pushed, vec![Some(push)], "{network}");
+            assert!(why.is_empty(), "{network}: {why:?}");
+        } else {
+            assert_eq!(p.b.pushed, vec![None], "{network}");
+            assert!(
+                why.iter().any(|w| w.contains(refused)),
+                "{network}: {why:?}"
+            );
+        }
+    }
+}
+
 /// A source whose first two bytes (the peer id) are fixed.
 struct FixedFirstId {
     first: bool,

@@ -73,6 +73,7 @@ pub fn config(role: Role, key: SharedKey, peer: Option<SocketAddr>) -> SessionCo
         static_key: key,
         peer,
         push: None,
+        min_pushed_prefix: vpnd_proto::config::MinPushedPrefix::default(),
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
