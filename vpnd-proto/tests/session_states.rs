@@ -79,7 +79,9 @@ fn setup(role: Role) -> (Session<SeededEntropy>, Scripted) {
         send_nonce: Nonce::from_u64(1 << 40),
         recv_nonce: Nonce::default(),
     };
-    let s = Session::new(config, Timestamp::ZERO, SeededEntropy::new(3));
+    let mut s = Session::new(config, Timestamp::ZERO, SeededEntropy::new(3));
+    // The parent confirms the first reset point (the daemon's loop does).
+    s.local_nonce_saved(Timestamp::ZERO, Nonce::from_u64((1 << 40) + 10_000));
     (
         s,
         Scripted {
