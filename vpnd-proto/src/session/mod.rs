@@ -257,8 +257,8 @@ impl<E: Entropy> Session<E> {
     /// The parent has written `reset_point` (a [`Event::PersistLocalNonce`]
     /// value) to the local nonce file, on disk. Until the first one is,
     /// nothing is sealed; DATA stops a quarter `nonce_reset_incr` below the
-    /// last one confirmed ([`DropReason::NonceWait`]), control messages at
-    /// it.
+    /// last one confirmed ([`DropReason::NonceWait`]); control messages wait
+    /// at it and the state's own message is sent at the next confirmation.
     pub fn local_nonce_saved(&mut self, now: Timestamp, reset_point: Nonce) {
         self.reset_point_saved(now, reset_point);
     }

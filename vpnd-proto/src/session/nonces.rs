@@ -69,7 +69,9 @@ impl SendCounter {
             Purpose::Control => 0,
         };
         let allowed = self.confirmed.is_some_and(|c| {
-            c > self.next && c.distance_above(&self.next).is_none_or(|room| room > reserve)
+            c > self.next
+                && c.distance_above(&self.next)
+                    .is_none_or(|room| room > reserve)
         });
         let nonce = allowed.then(|| {
             let n = self.next;
@@ -166,7 +168,10 @@ mod tests {
                 confirmed = p;
             }
         }
-        assert!(sent > 1000 && data_refused > 1000, "{sent} sent, {data_refused} refused");
+        assert!(
+            sent > 1000 && data_refused > 1000,
+            "{sent} sent, {data_refused} refused"
+        );
         assert!(control_sent > 100, "{control_sent} control");
         // A confirmation above what was asked for counts only that far.
         c.confirmed(Nonce::from_u64(u64::MAX));

@@ -23,7 +23,9 @@ impl<E: Entropy> Session<E> {
         if !self.keys.ephemeral || self.peer.is_none() {
             return Err(DropReason::NoSession);
         }
-        let nonce = self.next_nonce(Purpose::Data).ok_or(DropReason::NonceWait)?;
+        let nonce = self
+            .next_nonce(Purpose::Data)
+            .ok_or(DropReason::NonceWait)?;
         let n = wire::seal_in_place(&self.keys.current, &nonce, MessageType::Data, buf, len)
             .map_err(frame_drop)?;
         self.key_packets += 1;
@@ -49,9 +51,8 @@ impl<E: Entropy> Session<E> {
     pub(super) fn send_under(&mut self, msg_type: MessageType, body: &[u8], retransmit_key: bool) {
         let Some(dest) = self.peer else { return };
         let Some(nonce) = self.next_nonce(Purpose::Control) else {
-            // Sent again, as the state's own message, when the parent
+            // Not a drop: the state's own message goes out when the parent
             // confirms the next reset point.
-            self.stats.count_drop(DropReason::NonceWait);
             self.control_starved = true;
             return;
         };

@@ -35,9 +35,9 @@ pub enum DropReason {
     NoSession,
     /// A tun packet of 0 or more than 1500 bytes.
     BadPacketSize,
-    /// A tun packet or control message while the parent has not yet
-    /// confirmed the reset point it needs on disk (the nonce file is
-    /// written too slowly for the rate, or the parent is busy).
+    /// A tun packet while the parent has not yet confirmed the reset point
+    /// it needs on disk (the nonce file is written too slowly for the
+    /// rate, or the parent is busy).
     NonceWait,
 }
 
