@@ -15,6 +15,7 @@ pub mod log_budget;
 pub mod logging;
 mod os_entropy;
 mod outbound;
+mod outbox;
 pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]

@@ -28,6 +28,8 @@ pub struct IoStats {
     pub offload_split: u64,
     /// Packets joined from the peer's segments, written as one.
     pub offload_joined: u64,
+    /// Requests the parent refused, by its count (`ToChild::Refusals`).
+    pub refused_requests: u64,
     /// The offloads in use (UDP segmentation may be given up at run time).
     pub offloads: vpnd_proto::ipc::Offloads,
 }
@@ -130,7 +132,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 25] = [
+    let metrics: [(&str, u64); 26] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -159,6 +161,7 @@ pub fn graphite<E: Entropy>(
         ("offload_refused", io.offload_refused),
         ("offload_split", io.offload_split),
         ("offload_joined", io.offload_joined),
+        ("refused_requests", io.refused_requests),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -241,6 +244,7 @@ pub fn status<E: Entropy>(
             io.offloads, io.offload_split, io.offload_joined, io.offload_refused
         ),
     );
+    field("refused requests", io.refused_requests.to_string());
     let total: u64 = st.drops.iter().sum();
     field("drops", total.to_string());
     for r in DropReason::ALL {
@@ -279,7 +283,9 @@ mod tests {
             send_nonce: Nonce::from_u64(1),
             recv_nonce: Nonce::default(),
         };
-        Session::new(config, Timestamp::ZERO, SeededEntropy::new(1))
+        let mut s = Session::new(config, Timestamp::ZERO, SeededEntropy::new(1));
+        s.local_nonce_saved(Timestamp::ZERO, Nonce::from_u64(10_001));
+        s
     }
 
     #[test]
@@ -348,6 +354,7 @@ mod tests {
             offload_refused: 2,
             offload_split: 0,
             offload_joined: 0,
+            refused_requests: 7,
             offloads: vpnd_proto::ipc::Offloads {
                 tun_tso: true,
                 udp_gro: true,
@@ -373,6 +380,7 @@ mod tests {
             "sent:              0 bytes, 1 packets\n",
             "send errors:       udp 3, tun 0\n",
             "tun family drops:  4\n",
+            "refused requests:  7\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "drops:             0\n",
             "  decrypt_failure  0\n",
@@ -380,6 +388,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 15 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 16 + DropReason::ALL.len());
     }
 }
