@@ -60,8 +60,8 @@ pub enum ToParent {
     /// pushed values, which it checks again ([`Pushed::validate`] and its
     /// own policy) and refuses rather than applies when they fail. For the
     /// other roles `pushed` must be `None`. Allowed once per session, and
-    /// configured at most six times a minute (one beyond is refused: its
-    /// session opens unconfigured).
+    /// configured 30 times at once, then once per 2 s (one beyond is
+    /// refused: its session opens unconfigured).
     NetworkUp {
         /// The peer's outer address (the parent picks the MTU from its
         /// family and, for host, may route the peer outside the tunnel).

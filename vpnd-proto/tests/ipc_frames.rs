@@ -103,7 +103,7 @@ fn to_child() -> Vec<ToChild> {
         },
         ToChild::NetworkRefused {
             reason: Refusal::TooOften {
-                message: "NetworkUp: more than 6 sessions in 60 s".into(),
+                message: "NetworkUp: more than 30 sessions at once or one per 2 s".into(),
             },
         },
         ToChild::NonceSaved {

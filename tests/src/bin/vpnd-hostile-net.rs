@@ -137,7 +137,7 @@ fn main() {
         // peer could make of a correct network process): the parent
         // configures a few, refuses the rest and says how many it refused.
         "up_flood" => {
-            for _ in 0..16 {
+            for _ in 0..40 {
                 send(&channel, &ToParent::NetworkUp { peer, pushed: None });
                 loop {
                     let got = channel.recv(&mut frame).unwrap();
@@ -155,6 +155,7 @@ fn main() {
             {
                 eprintln!("refused_requests {total}");
             }
+            eprintln!("up_flood done");
         }
         // A connected socket where sends name their destination: a
         // violation.
