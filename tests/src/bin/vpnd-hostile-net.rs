@@ -149,7 +149,9 @@ fn main() {
                 }
                 send(&channel, &ToParent::NetworkDown);
             }
-            // The count of the last refusal follows its answer.
+            // The count of the last refusal follows its answer, if any.
+            std::thread::sleep(Duration::from_millis(200));
+            vpnd_net::transport::set_nonblocking(channel.as_fd()).unwrap();
             if let Ok(got) = channel.recv(&mut frame)
                 && let Ok(ToChild::Refusals { total }) = ipc::decode_to_child(&frame[..got.len])
             {
