@@ -16,6 +16,7 @@
 #![no_main]
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use vpnd_priv::netconf::Change;
@@ -38,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let facts = facts(choice);
     let mut now = Conversation::new(None, Some([0; 24]));
+    // The time since the parent started: each frame's length byte moves
+    // it on by as many milliseconds, so the rates are exercised too.
+    let mut at = Duration::ZERO;
     while let Some((&len, tail)) = rest.split_first() {
+        at += Duration::from_millis(u64::from(len));
         let (frame, after) = tail.split_at(usize::from(len).min(tail.len()));
         rest = after;
         let Ok(request) = ipc::decode_to_parent(frame) else {
@@ -46,8 +51,8 @@ fuzz_target!(|data: &[u8]| {
             return;
         };
         round_trip(&request);
-        let verdict = policy::admit(&request, &facts, &now);
-        assert_eq!(verdict, policy::admit(&request, &facts, &now), "pure");
+        let verdict = policy::admit(&request, &facts, &now, at);
+        assert_eq!(verdict, policy::admit(&request, &facts, &now, at), "pure");
         let next = match &verdict {
             Verdict::Abort(_) => return,
             Verdict::Apply {
@@ -58,7 +63,12 @@ fuzz_target!(|data: &[u8]| {
                 granted(&request, action, &facts, &now);
                 let _ = reply.message(None);
                 let _ = reply.message(Some("exit status 2".to_owned()));
-                *next
+                let mut next = *next;
+                if let Action::Persist { slot, .. } = action {
+                    // Written and answered, as serve.rs does.
+                    next.written(*slot);
+                }
+                next
             }
             Verdict::Refuse { reply, next, .. } => {
                 let _ = reply.message(None);

@@ -64,7 +64,12 @@ impl RogueGateway {
                 while let Some(t) = session.poll_transmit() {
                     let _ = sock.send_to(&t.datagram, t.dest);
                 }
-                while session.poll_event().is_some() {}
+                // Its nonce files are "written" at once.
+                while let Some(event) = session.poll_event() {
+                    if let vpnd_proto::session::Event::PersistLocalNonce(n) = event {
+                        session.local_nonce_saved(now(), n);
+                    }
+                }
             }
         });
         RogueGateway {

@@ -193,56 +193,22 @@ fn a_network_process_that_never_greets_is_stopped() {
 }
 
 #[test]
-fn a_flood_of_valid_requests_is_served_and_a_stop_still_stops() {
+fn a_flood_of_requests_that_wait_for_no_answer_is_refused_counted_and_stopped() {
     if !vpnd_tests::can_run!() {
         return;
     }
-    let pair = Pair::new("flood", "stats_prefix: flood\n");
-    let forwarding = || {
-        let out = pair
-            .a
-            .ns
-            .command("cat")
-            .arg("/proc/sys/net/ipv4/ip_forward")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    let before = forwarding();
-    let double = vpnd_tests::binary("vpnd-hostile-net");
-    let mut d = pair.start_with_net_binary(&pair.a, &double);
-    std::thread::sleep(Duration::from_secs(1));
-    let rss_early = vpnd_tests::procstat::rss_kb(d.pid()).unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(
-        d.try_exit().is_none(),
-        "valid requests stopped vpnd:\n{}",
-        d.log_text()
+    let log = stopped_and_clean(
+        "flood",
+        "more than 20 nonce writes in 10s asked for while one waited",
     );
-    let rss_late = vpnd_tests::procstat::rss_kb(d.pid()).unwrap();
-    let served = d
-        .log_text()
-        .matches("network configured for the session")
-        .count();
-    assert!(served >= 20, "only {served} requests served in 4 s");
-    // A stop is still heard in the middle of the flood.
-    vpnd_tests::daemon::signal(d.pid(), nix::sys::signal::SIGTERM);
-    let status = d
-        .wait_exit(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("SIGTERM unheard under the flood\n{}", d.log_text()));
-    assert!(status.success(), "{status}\n{}", d.log_text());
-    let routes = pair.a.ns.ip_output(&["route", "show"]);
-    assert!(!routes.contains("198.19.2.0"), "route left: {routes}");
-    let links = pair.a.ns.ip_output(&["link", "show"]);
-    assert!(!links.contains(&pair.a.device), "tun left: {links}");
-    assert_eq!(forwarding(), before, "forwarding not restored");
-    assert!(!pair.a.pid_file.exists(), "pid file left");
+    let configured = log.matches("network configured for the session").count();
     assert!(
-        rss_late <= rss_early + 256,
-        "parent RSS {rss_early} kB -> {rss_late} kB"
+        (1..=31).contains(&configured),
+        "{configured} sessions configured\n{log}"
     );
-    eprintln!(
-        "flood: {served} network changes served in 4 s; parent RSS {rss_early} -> {rss_late} kB"
+    assert!(
+        log.contains("requests from the network process refused"),
+        "{log}"
     );
 }
 
@@ -281,4 +247,38 @@ fn what_the_network_process_writes_to_stderr_reaches_root_escaped_cut_and_marked
         "{log}"
     );
     d.stop();
+}
+
+#[test]
+fn sessions_beyond_the_rate_are_refused_counted_and_vpnd_runs_on() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("upflood", "stats_prefix: up_flood\n");
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    // 40 sessions at once: the burst configured, the rest refused, and the
+    // network process told how many.
+    assert!(
+        d.wait_for_log("up_flood done", Duration::from_secs(60)),
+        "{}",
+        d.log_text()
+    );
+    assert!(d.try_exit().is_none(), "{}", d.log_text());
+    let log = d.log_text();
+    let configured = log.matches("network configured for the session").count();
+    assert!((30..=32).contains(&configured), "{configured}\n{log}");
+    let refused = 40 - configured;
+    assert!(
+        log.contains(&format!("refused_requests {refused}\n")),
+        "{refused} refused\n{log}"
+    );
+    assert!(
+        log.contains("more than 30 sessions at once or one per 2 s"),
+        "{log}"
+    );
+    let status = d.stop();
+    assert!(status.success(), "{status}\n{log}");
+    let routes = pair.a.ns.ip_output(&["route", "show"]);
+    assert!(!routes.contains("198.19.2.0"), "route left: {routes}");
 }

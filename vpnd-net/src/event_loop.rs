@@ -10,7 +10,8 @@
 //! carries the session's control datagrams, in order, and leaves with
 //! UDP_SEGMENT or one sendmmsg (`outbound`, `udp::send_batch`) by the
 //! socket `udp::sockets` routes it to. Nothing is allocated, logged or
-//! sent over IPC per packet.
+//! sent over IPC per packet. Requests to the parent wait in `outbox` when
+//! the channel is full: a slow parent slows nothing else down.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
+use vpnd_crypto::Nonce;
 use vpnd_proto::ipc::{self, IpcError, NonceSlot, Offloads, ToChild, ToParent};
 use vpnd_proto::session::{Entropy, Event, Session};
 
@@ -26,6 +28,7 @@ use crate::clock;
 use crate::console::{Command, Console};
 use crate::log_budget::{self, Allowance, LogBudget};
 use crate::outbound::{Outbound, Sealer};
+use crate::outbox::{Outbox, OutboxError};
 use crate::report::{self, IoStats, Reporting};
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
@@ -82,6 +85,9 @@ pub enum LoopError {
     /// The channel to the parent failed.
     #[error("IPC: {0}")]
     Transport(#[from] TransportError),
+    /// A request to the parent could not be queued or sent.
+    #[error("IPC: {0}")]
+    Outbox(#[from] OutboxError),
     /// The parent sent what it never sends.
     #[error("IPC from the parent: {0}")]
     Ipc(#[from] IpcError),
@@ -111,6 +117,15 @@ struct Loop<'a, E: Entropy> {
     frame: Box<FrameBuffer>,
     io_stats: IoStats,
     peer_lines: LogBudget,
+    /// Requests for the parent, waiting for the channel.
+    outbox: Outbox,
+    /// The channel is watched for room (the outbox is blocked).
+    ipc_writable: bool,
+    /// The parent's refusals of nonce writes, logged within a budget.
+    refusal_lines: LogBudget,
+    /// `Shutdown` came: the loop ends once the parent has answered every
+    /// write (the remote nonce's last).
+    stopping: bool,
 }
 
 /// Runs the loop until the parent says stop or goes away.
@@ -137,6 +152,10 @@ pub fn run<E: Entropy>(
             ..IoStats::default()
         },
         peer_lines: LogBudget::new(),
+        outbox: Outbox::new(),
+        ipc_writable: false,
+        refusal_lines: LogBudget::new(),
+        stopping: false,
     };
     let exit = match l.run() {
         // A send into a closed channel: the parent died while we talked.
@@ -148,11 +167,15 @@ pub fn run<E: Entropy>(
 
 impl LoopError {
     fn parent_gone(&self) -> bool {
+        let transport = match self {
+            LoopError::Transport(t) | LoopError::Outbox(OutboxError::Transport(t)) => t,
+            _ => return false,
+        };
         matches!(
-            self,
-            LoopError::Transport(TransportError::Closed)
-                | LoopError::Transport(TransportError::Io(Errno::PIPE))
-                | LoopError::Transport(TransportError::Io(Errno::CONNRESET))
+            transport,
+            TransportError::Closed
+                | TransportError::Io(Errno::PIPE)
+                | TransportError::Io(Errno::CONNRESET)
         )
     }
 }
@@ -198,18 +221,22 @@ impl<E: Entropy> Loop<'_, E> {
         // Edge-triggered: a descriptor stays "ready" until it would block.
         let (mut tun_ready, mut udp_ready, mut ipc_ready) = (false, false, true);
         let mut peer_ready = false;
-        self.flush()?;
+        self.flush(poll.registry())?;
         loop {
             let busy = tun_ready || udp_ready || peer_ready || ipc_ready;
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
                 let stats_deadline = self.stats.as_ref().and_then(StatsServer::next_deadline);
-                [self.session.poll_timeout(), stats_deadline]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(|t| t.saturating_since(clock::now()))
+                [
+                    self.session.poll_timeout(),
+                    stats_deadline,
+                    self.outbox.next_deadline(),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|t| t.saturating_since(clock::now()))
             };
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -247,7 +274,10 @@ impl<E: Entropy> Loop<'_, E> {
                 self.session.handle_timeout(now);
             }
             self.expire_stats(poll.registry(), now);
-            self.flush()?;
+            self.flush(poll.registry())?;
+            if self.stopping && self.outbox.idle() {
+                return Ok(Exit::Shutdown);
+            }
         }
     }
 
@@ -322,16 +352,38 @@ impl<E: Entropy> Loop<'_, E> {
         more
     }
 
-    /// Sends what the session queued and tells the parent what it must do.
-    fn flush(&mut self) -> Result<(), LoopError> {
+    /// Sends what the session queued and tells the parent what it must do
+    /// (as far as the channel takes it; the rest waits for room).
+    fn flush(&mut self, registry: &mio::Registry) -> Result<(), LoopError> {
         self.out
             .take_control(self.session, &mut self.io.udp, &mut self.io_stats);
         self.out.send(&mut self.io.udp, &mut self.io_stats);
         if let Some(peer) = self.io.udp.take_request(clock::now()) {
             log::debug!("asking the parent for a socket connected to {peer}");
-            let frame = ipc::encode(&ToParent::ConnectPeer { peer })?;
-            self.io.ipc.send(&frame, &[])?;
+            self.outbox.push(ToParent::ConnectPeer { peer })?;
         }
+        self.queue_requests()?;
+        self.outbox.send(&self.io.ipc, clock::now())?;
+        let blocked = self.outbox.blocked();
+        if blocked != self.ipc_writable {
+            let interest = if blocked {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            registry.reregister(
+                &mut SourceFd(&self.io.ipc.as_fd().as_raw_fd()),
+                IPC,
+                interest,
+            )?;
+            self.ipc_writable = blocked;
+        }
+        Ok(())
+    }
+
+    /// Turns the session's events into requests for the parent (queued)
+    /// and log lines.
+    fn queue_requests(&mut self) -> Result<(), LoopError> {
         while let Some(event) = self.session.poll_event() {
             let request = match event {
                 Event::NetworkUp { peer, pushed } => {
@@ -391,8 +443,7 @@ impl<E: Entropy> Loop<'_, E> {
                     continue;
                 }
             };
-            let frame = ipc::encode(&request)?;
-            self.io.ipc.send(&frame, &[])?;
+            self.outbox.push(request)?;
         }
         Ok(())
     }
@@ -431,12 +482,37 @@ impl<E: Entropy> Loop<'_, E> {
                 ToChild::NetworkRefused { reason } => {
                     log::error!("the parent did not configure the network: {reason}")
                 }
-                ToChild::DumpState => self.dump_state(),
-                ToChild::Shutdown => {
-                    self.session.close(clock::now());
-                    self.flush()?;
-                    return Ok(Some(Exit::Shutdown));
+                ToChild::NonceSaved { slot, nonce } => {
+                    self.outbox.saved(slot);
+                    if slot == NonceSlot::Local {
+                        self.session
+                            .local_nonce_saved(clock::now(), Nonce::from_bytes(nonce));
+                    }
                 }
+                ToChild::NonceRefused {
+                    slot,
+                    nonce,
+                    reason,
+                } => {
+                    self.outbox.refused(slot, nonce, clock::now());
+                    if let Allowance::Log { suppressed } = self.refusal_lines.take(clock::now()) {
+                        log::warn!(
+                            "the parent did not write the {slot:?} nonce file: {reason} ({suppressed} more not logged); asking again in {} s",
+                            crate::outbox::RETRY_AFTER.as_secs()
+                        );
+                    }
+                }
+                ToChild::Refusals { total } => {
+                    self.io_stats.refused_requests = self.io_stats.refused_requests.max(total);
+                }
+                ToChild::DumpState => self.dump_state(),
+                ToChild::Shutdown if !self.stopping => {
+                    // The last remote nonce and the session's end go to the
+                    // parent; the loop ends when it has answered.
+                    self.session.close(clock::now());
+                    self.stopping = true;
+                }
+                ToChild::Shutdown => {}
             }
         }
     }

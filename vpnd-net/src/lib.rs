@@ -16,6 +16,7 @@ pub mod log_pipe;
 pub mod logging;
 mod os_entropy;
 mod outbound;
+mod outbox;
 pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]

@@ -28,6 +28,8 @@ pub struct IoStats {
     pub offload_split: u64,
     /// Packets joined from the peer's segments, written as one.
     pub offload_joined: u64,
+    /// Requests the parent refused, by its count (`ToChild::Refusals`).
+    pub refused_requests: u64,
     /// The offloads in use (UDP segmentation may be given up at run time).
     pub offloads: vpnd_proto::ipc::Offloads,
     /// Log lines dropped because the parent did not read them in time
@@ -133,7 +135,7 @@ pub fn graphite<E: Entropy>(
 ) -> String {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 26] = [
+    let metrics: [(&str, u64); 27] = [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -163,6 +165,7 @@ pub fn graphite<E: Entropy>(
         ("offload_split", io.offload_split),
         ("offload_joined", io.offload_joined),
         ("log_lines_dropped", io.log_lines_dropped),
+        ("refused_requests", io.refused_requests),
     ];
     let mut out = String::new();
     for (name, value) in metrics {
@@ -246,6 +249,7 @@ pub fn status<E: Entropy>(
         ),
     );
     field("log lines dropped", io.log_lines_dropped.to_string());
+    field("refused requests", io.refused_requests.to_string());
     // What the nonce files are to hold, as `vpnd -n` prints them: a
     // poisoned remote value (far above the peer's local one) shows here.
     field("local nonce", s.local_reset_point().to_hex());
@@ -289,7 +293,9 @@ mod tests {
             send_nonce: Nonce::from_u64(1),
             recv_nonce: Nonce::default(),
         };
-        Session::new(config, Timestamp::ZERO, SeededEntropy::new(1))
+        let mut s = Session::new(config, Timestamp::ZERO, SeededEntropy::new(1));
+        s.local_nonce_saved(Timestamp::ZERO, Nonce::from_u64(10_001));
+        s
     }
 
     #[test]
@@ -358,6 +364,7 @@ mod tests {
             offload_refused: 2,
             offload_split: 0,
             offload_joined: 0,
+            refused_requests: 7,
             offloads: vpnd_proto::ipc::Offloads {
                 tun_tso: true,
                 udp_gro: true,
@@ -385,6 +392,7 @@ mod tests {
             "send errors:       udp 3, tun 0\n",
             "tun family drops:  4\n",
             "log lines dropped: 7\n",
+            "refused requests:  7\n",
             "offloads:          tun TSO, UDP GRO (split 0, joined 0, refused 2)\n",
             "local nonce:       112700000000000000000000000000000000000000000000\n",
             "remote nonce:      000000000000000000000000000000000000000000000000\n",
@@ -394,6 +402,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-        assert_eq!(text.lines().count(), 18 + DropReason::ALL.len());
+        assert_eq!(text.lines().count(), 19 + DropReason::ALL.len());
     }
 }

@@ -3,7 +3,8 @@
 //! session comes up, packets cross both ways, the stats socket answers,
 //! and a shutdown ends both loops after telling the parent; with one loop
 //! sending by connected sockets, the test answers its requests for them as
-//! the parent does.
+//! the parent does. A parent stand-in per loop answers its requests (nonce
+//! files "written" at once) and can stop reading, as a busy parent does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -11,8 +12,11 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, socket_with, sockopt};
 use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
@@ -55,14 +59,68 @@ fn shared_udp(v6: bool, shared: bool) -> (OwnedFd, u16) {
     (fd, port)
 }
 
-/// The test's side of one loop: its "tun" end and its "parent" end.
+/// The test's side of one loop: its "tun" end, its "parent" end (for the
+/// test's own messages), what the parent stand-in heard, and its controls.
 struct Side {
     tun: UnixDatagram,
     parent: Channel,
+    requests: Receiver<ToParent>,
+    stand_in: Arc<StandIn>,
     thread: JoinHandle<(Exit, IoStats)>,
-    /// Sending by connected sockets: the loop's UDP socket, which they
-    /// are bound beside.
+}
+
+/// What the parent stand-in shares with the test.
+#[derive(Default)]
+struct StandIn {
+    /// Stop reading the channel (a parent busy with a command or fsyncs).
+    stalled: AtomicBool,
+    /// The last local reset point confirmed.
+    confirmed: Mutex<Option<Nonce>>,
+    /// Close the channel (the parent died).
+    hang_up: AtomicBool,
+}
+
+/// The parent's side of the channel: answers every request as the parent
+/// does and hands it to the test, until the loop closes the channel.
+fn stand_in(
+    parent: Channel,
     listener: Option<OwnedFd>,
+    shared: Arc<StandIn>,
+    heard: Sender<ToParent>,
+) {
+    rustix::fs::fcntl_setfl(&parent, rustix::fs::OFlags::NONBLOCK).unwrap();
+    let mut buf: Box<FrameBuffer> = Box::new([0; MAX_FRAME + 1]);
+    loop {
+        if shared.hang_up.load(Ordering::SeqCst) {
+            return;
+        }
+        if shared.stalled.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let request = match parent.recv(&mut buf) {
+            Ok(r) => ipc::decode_to_parent(&buf[..r.len]).unwrap(),
+            Err(vpnd_net::transport::TransportError::Closed) => return,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        };
+        match request {
+            ToParent::ConnectPeer { peer } => {
+                connect_peer(&parent, listener.as_ref().expect("addressed sends"), peer)
+            }
+            ToParent::PersistNonce { slot, nonce } => {
+                if slot == ipc::NonceSlot::Local {
+                    *shared.confirmed.lock().unwrap() = Some(Nonce::from_bytes(nonce));
+                }
+                let saved = ipc::encode(&ToChild::NonceSaved { slot, nonce }).unwrap();
+                parent.send(&saved, &[]).unwrap();
+            }
+            _ => {}
+        }
+        let _ = heard.send(request);
+    }
 }
 
 fn start(
@@ -72,6 +130,18 @@ fn start(
     seed: u64,
     stats: Option<UnixListener>,
     sends: UdpSends,
+) -> Side {
+    start_with(key, peer_port, udp, seed, stats, sends, 10_000)
+}
+
+fn start_with(
+    key: SharedKey,
+    peer_port: u16,
+    udp: OwnedFd,
+    seed: u64,
+    stats: Option<UnixListener>,
+    sends: UdpSends,
+    nonce_reset_incr: u64,
 ) -> Side {
     let listener = (sends == UdpSends::Connected).then(|| udp.try_clone().unwrap());
     let config = SessionConfig {
@@ -86,7 +156,7 @@ fn start(
         inet6_family: Inet6Family::LINUX,
         max_key_age: Duration::from_secs(60),
         max_key_packets: 100_000,
-        nonce_reset_incr: 10_000,
+        nonce_reset_incr,
         send_nonce: Nonce::from_time_and_random(1_800_000_000, [seed as u8; 16]),
         recv_nonce: Nonce::default(),
     };
@@ -112,21 +182,27 @@ fn start(
     tun_test
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
+    let shared = Arc::new(StandIn::default());
+    let (heard, requests) = channel();
+    let parent = Channel::from_fd(
+        std::os::fd::AsFd::as_fd(&ipc_test)
+            .try_clone_to_owned()
+            .unwrap(),
+    );
+    let s = shared.clone();
+    std::thread::spawn(move || stand_in(parent, listener, s, heard));
     Side {
         tun: tun_test,
         parent: ipc_test,
+        requests,
+        stand_in: shared,
         thread,
-        listener,
     }
 }
 
 /// What the parent does for `ConnectPeer`: a socket beside the loop's,
 /// connected to `peer`, sent with the answer.
-fn connect_peer(side: &Side, peer: SocketAddr) {
-    let listener = side
-        .listener
-        .as_ref()
-        .expect("ConnectPeer with addressed sends");
+fn connect_peer(parent: &Channel, listener: &OwnedFd, peer: SocketAddr) {
     let local = SocketAddr::try_from(rustix::net::getsockname(listener).unwrap()).unwrap();
     let (family, to) = match (local, peer) {
         (SocketAddr::V6(_), SocketAddr::V4(v4)) => (
@@ -145,31 +221,23 @@ fn connect_peer(side: &Side, peer: SocketAddr) {
     bind(&fd, &local).unwrap();
     rustix::net::connect(&fd, &to).unwrap();
     let answer = ipc::encode(&ToChild::PeerConnected { peer }).unwrap();
-    side.parent
+    parent
         .send(&answer, &[std::os::fd::AsFd::as_fd(&fd)])
         .unwrap();
 }
 
 /// The next message the loop sent its parent, within 5 s.
-fn next_request(side: &Side, buf: &mut FrameBuffer) -> ToParent {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    rustix::fs::fcntl_setfl(&side.parent, rustix::fs::OFlags::NONBLOCK).unwrap();
-    loop {
-        match side.parent.recv(buf) {
-            Ok(r) => return ipc::decode_to_parent(&buf[..r.len]).unwrap(),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => panic!("no request from the loop: {e}"),
-        }
-    }
+fn next_request(side: &Side) -> ToParent {
+    side.requests
+        .recv_timeout(Duration::from_secs(5))
+        .expect("no request from the loop")
 }
 
-fn wait_for(side: &Side, buf: &mut FrameBuffer, want: impl Fn(&ToParent) -> bool) -> Vec<ToParent> {
+/// The requests up to the first that `want` takes.
+fn wait_for(side: &Side, want: impl Fn(&ToParent) -> bool) -> Vec<ToParent> {
     let mut seen = Vec::new();
     loop {
-        let r = next_request(side, buf);
-        if let ToParent::ConnectPeer { peer } = r {
-            connect_peer(side, peer);
-        }
+        let r = next_request(side);
         let done = want(&r);
         seen.push(r);
         if done {
@@ -204,9 +272,8 @@ fn carry_packets_both_ways(a_sends: UdpSends) {
     listener.set_nonblocking(true).unwrap();
     let a = start(ka, port_b, udp_a, 1, Some(listener), a_sends);
     let b = start(kb, port_a, udp_b, 2, None, UdpSends::Addressed);
-    let mut buf = Box::new([0u8; MAX_FRAME + 1]);
     let up = |r: &ToParent| matches!(r, ToParent::NetworkUp { .. });
-    let seen_a = wait_for(&a, &mut buf, up);
+    let seen_a = wait_for(&a, up);
     assert!(
         seen_a
             .iter()
@@ -222,7 +289,7 @@ fn carry_packets_both_ways(a_sends: UdpSends) {
         usize::from(a_sends == UdpSends::Connected),
         "{seen_a:?}"
     );
-    wait_for(&b, &mut buf, up);
+    wait_for(&b, up);
 
     // An IPv4 packet (the loop does not look inside) each way.
     let packet: Vec<u8> = (0..200u8).collect();
@@ -235,7 +302,12 @@ fn carry_packets_both_ways(a_sends: UdpSends) {
     let n = a.tun.recv(&mut got).unwrap();
     assert_eq!(&got[..n], &reply[..]);
 
-    // The stats socket answers with Graphite lines.
+    // The stats socket answers with Graphite lines, the parent's count of
+    // refusals among them.
+    a.parent
+        .send(&ipc::encode(&ToChild::Refusals { total: 3 }).unwrap(), &[])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     let mut text = String::new();
     let mut stream = UnixStream::connect(&stats_path).unwrap();
     stream
@@ -251,6 +323,11 @@ fn carry_packets_both_ways(a_sends: UdpSends) {
         text.lines().any(|l| l.starts_with("test.vpnd.sessions 1 ")),
         "{text}"
     );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("test.vpnd.refused_requests 3 ")),
+        "{text}"
+    );
 
     // Shutdown: the remote nonce is persisted, the network undone, the loop ends.
     for side in [&a, &b] {
@@ -260,7 +337,10 @@ fn carry_packets_both_ways(a_sends: UdpSends) {
         side.parent
             .send(&ipc::encode(&ToChild::Shutdown).unwrap(), &[])
             .unwrap();
-        let seen = wait_for(side, &mut buf, |r| matches!(r, ToParent::NetworkDown));
+        wait_for(side, |r| matches!(r, ToParent::NetworkDown));
+        // The loop ends once its last writes are answered, the remote
+        // nonce's among them.
+        let seen: Vec<ToParent> = side.requests.iter().collect();
         assert!(seen.iter().any(|r| matches!(
             r,
             ToParent::PersistNonce {
@@ -282,7 +362,146 @@ fn the_loop_ends_when_the_parent_goes_away() {
     let key = SharedKey::precompute(&k.public, &k.secret).unwrap();
     let (fd, _) = udp(false);
     let side = start(key, 9, fd, 3, None, UdpSends::Addressed);
+    side.stand_in.hang_up.store(true, Ordering::SeqCst);
     drop(side.parent);
     let (exit, _) = side.thread.join().unwrap();
     assert_eq!(exit, Exit::ParentGone);
+}
+
+/// A UDP relay between two loops: `a` sends to the first port, `b` to the
+/// second; each datagram from `a` is shown to `look` (its nonce is its
+/// first 24 bytes) on the way.
+fn relay(a_port: u16, b_port: u16, look: impl Fn(Nonce) + Send + 'static) -> (u16, u16) {
+    let for_a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let for_b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ports = (
+        for_a.local_addr().unwrap().port(),
+        for_b.local_addr().unwrap().port(),
+    );
+    let (a_in, b_out) = (for_a.try_clone().unwrap(), for_b.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = a_in.recv(&mut buf) {
+            if let Some(nonce) = Nonce::from_slice(&buf[..n.min(24)]) {
+                look(nonce);
+            }
+            let _ = b_out.send_to(&buf[..n], ("127.0.0.1", b_port));
+        }
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok(n) = for_b.recv(&mut buf) {
+            let _ = for_a.send_to(&buf[..n], ("127.0.0.1", a_port));
+        }
+    });
+    ports
+}
+
+/// A parent that stops reading for 15 s while packets flood in, at the
+/// smallest `nonce_reset_incr`: the loop lives on, the session stays up,
+/// and no datagram leaves with a nonce at or above the last reset point
+/// the parent confirmed (the parent confirms nothing while it stalls).
+#[test]
+fn a_stalled_parent_stops_no_loop_and_no_nonce_passes_the_confirmed_point() {
+    let a_pair = KeyPair::from_secret(SecretKey::from_bytes([0x44; 32]));
+    let b_pair = KeyPair::from_secret(SecretKey::from_bytes([0x55; 32]));
+    let ka = SharedKey::precompute(&b_pair.public, &a_pair.secret).unwrap();
+    let kb = SharedKey::precompute(&a_pair.public, &b_pair.secret).unwrap();
+    let (udp_a, port_a) = udp(false);
+    let (udp_b, port_b) = udp(false);
+    let confirmed: Arc<Mutex<Option<Arc<StandIn>>>> = Arc::default();
+    let (sent, beyond) = (
+        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    );
+    let (seen, (s, b2)) = (confirmed.clone(), (sent.clone(), beyond.clone()));
+    let (to_b, to_a) = relay(port_a, port_b, move |nonce| {
+        s.fetch_add(1, Ordering::SeqCst);
+        let Some(stand_in) = seen.lock().unwrap().clone() else {
+            return;
+        };
+        let point = *stand_in.confirmed.lock().unwrap();
+        if point.is_none_or(|p| nonce >= p) {
+            b2.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let a = start_with(ka, to_b, udp_a, 4, None, UdpSends::Addressed, 16);
+    let b = start(kb, to_a, udp_b, 5, None, UdpSends::Addressed);
+    *confirmed.lock().unwrap() = Some(a.stand_in.clone());
+    let up = |r: &ToParent| matches!(r, ToParent::NetworkUp { .. });
+    wait_for(&a, up);
+    wait_for(&b, up);
+
+    // The flood: A's tun as fast as the loop takes it; B's drained.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooder = {
+        let (tun, stop) = (a.tun.try_clone().unwrap(), stop.clone());
+        std::thread::spawn(move || {
+            let packet = [0x45u8; 200];
+            while !stop.load(Ordering::SeqCst) {
+                let _ = tun.send(&packet);
+            }
+        })
+    };
+    let delivered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let (tun, delivered, stop) = (b.tun.try_clone().unwrap(), delivered.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut got = [0u8; 2048];
+            while !stop.load(Ordering::SeqCst) {
+                if tun.recv(&mut got).is_ok() {
+                    delivered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        delivered.load(Ordering::SeqCst) > 0,
+        "nothing crossed before the stall"
+    );
+
+    a.stand_in.stalled.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(100));
+    let sent_at_stall = sent.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(
+        !a.thread.is_finished(),
+        "the loop ended while its parent was busy"
+    );
+    let sent_in_stall = sent.load(Ordering::SeqCst) - sent_at_stall;
+    a.stand_in.stalled.store(false, Ordering::SeqCst);
+    let delivered_at_resume = delivered.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        delivered.load(Ordering::SeqCst) > delivered_at_resume + 100,
+        "packets do not cross again after the stall"
+    );
+    stop.store(true, Ordering::SeqCst);
+    flooder.join().unwrap();
+    assert_eq!(
+        beyond.load(Ordering::SeqCst),
+        0,
+        "datagrams sent at or above the confirmed reset point ({} sent in the stall)",
+        sent_in_stall
+    );
+    // The session never ended on either side.
+    for side in [&a, &b] {
+        let ended: Vec<ToParent> = side
+            .requests
+            .try_iter()
+            .filter(|r| matches!(r, ToParent::NetworkDown))
+            .collect();
+        assert!(ended.is_empty(), "the session ended: {ended:?}");
+    }
+    for side in [&a, &b] {
+        side.parent
+            .send(&ipc::encode(&ToChild::Shutdown).unwrap(), &[])
+            .unwrap();
+    }
+    for side in [a, b] {
+        let (exit, _) = side.thread.join().unwrap();
+        assert_eq!(exit, Exit::Shutdown);
+    }
+    eprintln!("stall: {sent_in_stall} datagrams from A in the 15 s stall");
 }

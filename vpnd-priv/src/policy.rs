@@ -8,18 +8,45 @@
 //!   the plan uses only the parent's own nouns (its device, its networks,
 //!   its nonce paths) and, for role host, the pushed values re-checked here.
 //! - `Refuse`: well-formed and in state, with a value the parent does not
-//!   accept (a pushed route that would swallow the gateway itself): logged,
+//!   accept (a pushed route that would swallow the gateway itself), or
+//!   beyond the rate a correct network process produces: logged,
 //!   answered, counted; a peer must not be able to stop the daemon.
 //! - `Abort`: what a correct child never sends: a wrong version, a request
 //!   out of state, pushed values for a role that has none, a local nonce
 //!   that goes backwards, jumps ahead or reaches the top of the nonce
-//!   space. The parent kills the child and undoes everything.
+//!   space, a stream of nonce writes that do not wait for
+//!   their answers. The parent kills the child and undoes everything.
+//!
+//! Rates bound root's work (commands, fsyncs) whatever the child asks:
+//! - `NetworkUp`: [`NETWORK_UP_BURST`] at once, then one per
+//!   [`NETWORK_UP_INTERVAL`]. A correct network process brings the network
+//!   up once per session, and a session needs a handshake and ends only
+//!   after 20 s of silence or a peer's restart: a few an hour, a burst when
+//!   a peer restarts again and again (one killed and restarted every
+//!   second or so, as the restart tests do, stays within it). An excess
+//!   `NetworkUp` is refused (its session opens unconfigured, its
+//!   `NetworkDown` undoes nothing), never fatal: a peer that holds the key
+//!   can make sessions come and go quickly. Root runs at most one network
+//!   configuration every two seconds, sustained.
+//! - `PersistNonce`: each file is written at most once per
+//!   [`MIN_NONCE_WRITE_INTERVAL`] (a request that comes sooner waits), so
+//!   root syncs at most 400 times a second per file whatever the child
+//!   sends. A correct child waits for each answer, so it never has a
+//!   second request for a file while one waits: such a request is refused,
+//!   and more than [`EARLY_WRITES`] of them in [`EARLY_WRITE_WINDOW`] stop
+//!   the child.
+//! - `ConnectPeer`: a budget in serve.rs.
+//!
+//! [`admit`] is pure: the time since the parent started is an argument.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use vpnd_crypto::Nonce;
 use vpnd_proto::config::{Role, RoleConfig};
-use vpnd_proto::ipc::{IPC_VERSION, NonceSlot, Refusal, ToChild, ToParent, UdpSends};
+use vpnd_proto::ipc::{
+    IPC_VERSION, MIN_NONCE_WRITE_INTERVAL, NonceSlot, Refusal, ToChild, ToParent, UdpSends,
+};
 use vpnd_proto::net::Prefix;
 use vpnd_proto::wire::{Outside, Pushed};
 
@@ -60,6 +87,71 @@ pub struct Facts {
     pub outer: Option<Prefix>,
 }
 
+/// `NetworkUp`s granted at once (see the module's documentation for why
+/// these numbers).
+pub const NETWORK_UP_BURST: u32 = 30;
+/// Then one more per this interval.
+pub const NETWORK_UP_INTERVAL: Duration = Duration::from_secs(2);
+
+/// A rate: a burst at once, then one per interval (the generic cell rate
+/// algorithm: `full_at` is when the burst would be whole again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rate {
+    full_at: Duration,
+}
+
+impl Rate {
+    /// One more at `at` within `burst` and one per `interval`: the rate
+    /// afterwards, and whether it was within.
+    fn take(self, at: Duration, burst: u32, interval: Duration) -> (Rate, bool) {
+        let full_at = self.full_at.max(at) + interval;
+        if full_at.saturating_sub(at) > interval * burst {
+            return (self, false);
+        }
+        (Rate { full_at }, true)
+    }
+}
+/// Nonce writes asked for while one of the same file waits, refused, that
+/// a child may send per [`EARLY_WRITE_WINDOW`] before it is stopped. A
+/// correct child sends none; a few allow for nothing but slack.
+pub const EARLY_WRITES: u32 = 20;
+/// The window [`EARLY_WRITES`] counts in.
+pub const EARLY_WRITE_WINDOW: Duration = Duration::from_secs(10);
+
+/// Events counted in a fixed window of time (the time since the parent
+/// started).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    start: Duration,
+    used: u32,
+}
+
+impl Window {
+    /// One more at `at`, allowed when fewer than `limit` were in the window
+    /// of `length` it falls in: the window afterwards, and whether it was.
+    fn take(self, at: Duration, limit: u32, length: Duration) -> (Window, bool) {
+        let current = if self.used == 0 || at.saturating_sub(self.start) >= length {
+            Window { start: at, used: 0 }
+        } else {
+            self
+        };
+        if current.used >= limit {
+            return (current, false);
+        }
+        let used = current.used + 1;
+        (Window { used, ..current }, true)
+    }
+}
+
+/// One nonce file's writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// A write was granted and is not yet done and answered.
+    pub waiting: bool,
+    /// The next write may not happen before this (time since start).
+    pub next_at: Duration,
+}
+
 /// Where the conversation with the network process stands; [`admit`]
 /// says what it becomes after each request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +166,14 @@ pub struct Conversation {
     pub local_nonce: Option<[u8; 24]>,
     /// The remote nonce on disk, likewise.
     pub remote_nonce: Option<[u8; 24]>,
+    /// The local file's writes.
+    pub local_writes: Writes,
+    /// The remote file's writes.
+    pub remote_writes: Writes,
+    /// `NetworkUp`s granted lately.
+    pub network_ups: Rate,
+    /// Nonce writes refused for coming while one waited, lately.
+    pub early_writes: Window,
 }
 
 impl Conversation {
@@ -84,6 +184,27 @@ impl Conversation {
             remote_nonce,
             ..Conversation::default()
         }
+    }
+
+    fn writes(&mut self, slot: NonceSlot) -> &mut Writes {
+        match slot {
+            NonceSlot::Local => &mut self.local_writes,
+            NonceSlot::Remote => &mut self.remote_writes,
+        }
+    }
+
+    /// A write to the file of `slot` was granted and is not yet answered.
+    pub fn waiting(&self, slot: NonceSlot) -> bool {
+        match slot {
+            NonceSlot::Local => self.local_writes.waiting,
+            NonceSlot::Remote => self.remote_writes.waiting,
+        }
+    }
+
+    /// The write to the file of `slot` was done and answered: the next
+    /// request for it may come.
+    pub fn written(&mut self, slot: NonceSlot) {
+        self.writes(slot).waiting = false;
     }
 }
 
@@ -97,12 +218,17 @@ pub enum Action {
     Configure(Vec<Change>),
     /// Undo the session's changes.
     Unconfigure,
-    /// Write `nonce` to the nonce file of `slot` (a path the parent owns).
+    /// Write `nonce` to the nonce file of `slot` (a path the parent owns),
+    /// not before `not_before` (time since start), then call
+    /// [`Conversation::written`].
     Persist {
         /// The file: local or remote.
         slot: NonceSlot,
         /// The 24 bytes to write.
         nonce: [u8; 24],
+        /// The earliest time of the write: [`MIN_NONCE_WRITE_INTERVAL`]
+        /// after the last one.
+        not_before: Duration,
     },
     /// Open a UDP socket on the local port connected to this address and
     /// hand it over (at most so many per minute: serve.rs).
@@ -110,8 +236,9 @@ pub enum Action {
 }
 
 /// What the parent answers the network process, once it has carried out
-/// (or refused) a request. `NetworkUp` and `ConnectPeer` are answered (the
-/// network process waits for those answers); the other requests are not.
+/// (or refused) a request. `NetworkUp`, `PersistNonce` and `ConnectPeer`
+/// are answered (the network process waits for those answers); the other
+/// requests are not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// No answer.
@@ -127,6 +254,11 @@ pub enum Reply {
     PeerOutcome(SocketAddr),
     /// `PeerRefused` with this reason: no socket was opened.
     PeerRefused(SocketAddr, String),
+    /// `NonceSaved` when the file was written; `NonceRefused` with the
+    /// error when not.
+    NonceOutcome(NonceSlot, [u8; 24]),
+    /// `NonceRefused` with this reason: nothing was written.
+    NonceRefused(NonceSlot, [u8; 24], String),
 }
 
 impl Reply {
@@ -149,6 +281,20 @@ impl Reply {
             }),
             (Reply::PeerRefused(peer, reason), _) => Some(ToChild::PeerRefused {
                 peer: *peer,
+                reason: reason.clone(),
+            }),
+            (Reply::NonceOutcome(slot, nonce), None) => Some(ToChild::NonceSaved {
+                slot: *slot,
+                nonce: *nonce,
+            }),
+            (Reply::NonceOutcome(slot, nonce), Some(reason)) => Some(ToChild::NonceRefused {
+                slot: *slot,
+                nonce: *nonce,
+                reason,
+            }),
+            (Reply::NonceRefused(slot, nonce, reason), _) => Some(ToChild::NonceRefused {
+                slot: *slot,
+                nonce: *nonce,
                 reason: reason.clone(),
             }),
         }
@@ -187,6 +333,13 @@ pub enum Violation {
     /// destination.
     #[error("ConnectPeer while sends name their destination")]
     ConnectUnneeded,
+    /// Nonce writes, one after another, that did not wait for the answer
+    /// to the one before.
+    #[error(
+        "more than {EARLY_WRITES} nonce writes in {}s asked for while one waited",
+        EARLY_WRITE_WINDOW.as_secs()
+    )]
+    EarlyWrites,
 }
 
 /// The verdict on one request: everything the parent does about it, so
@@ -218,8 +371,9 @@ pub enum Verdict {
     Abort(Violation),
 }
 
-/// Judges `request` from the network process in conversation `now`.
-pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
+/// Judges `request` from the network process in conversation `now`, `at`
+/// the time since the parent started.
+pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation, at: Duration) -> Verdict {
     match request {
         ToParent::Hello { version } => {
             if now.greeted || *version != IPC_VERSION {
@@ -238,10 +392,27 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
         _ if !now.greeted => Verdict::Abort(Violation::BeforeHello),
         ToParent::NetworkUp { .. } if now.network_up => Verdict::Abort(Violation::NetworkUpTwice),
         ToParent::NetworkUp { peer, pushed } => {
+            let (network_ups, within) =
+                now.network_ups
+                    .take(at, NETWORK_UP_BURST, NETWORK_UP_INTERVAL);
             let next = Conversation {
                 network_up: true,
+                network_ups,
                 ..*now
             };
+            if !within {
+                let reason = format!(
+                    "NetworkUp: more than {NETWORK_UP_BURST} sessions at once or one per {} s; this one is not configured",
+                    NETWORK_UP_INTERVAL.as_secs()
+                );
+                return Verdict::Refuse {
+                    reply: Reply::NetworkRefused(Refusal::TooOften {
+                        message: reason.clone(),
+                    }),
+                    reason,
+                    next,
+                };
+            }
             match network_plan(facts, peer, pushed.as_ref()) {
                 Ok(plan) => Verdict::Apply {
                     action: Action::Configure(plan),
@@ -267,7 +438,23 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation) -> Verdict {
                 ..*now
             },
         },
-        ToParent::PersistNonce { slot, nonce } => persist(facts, now, *slot, *nonce),
+        ToParent::PersistNonce { slot, nonce } if now.waiting(*slot) => {
+            let (early_writes, within) =
+                now.early_writes.take(at, EARLY_WRITES, EARLY_WRITE_WINDOW);
+            if !within {
+                return Verdict::Abort(Violation::EarlyWrites);
+            }
+            let reason = format!("{slot:?} nonce: asked for while the last write waits");
+            Verdict::Refuse {
+                reply: Reply::NonceRefused(*slot, *nonce, reason.clone()),
+                reason,
+                next: Conversation {
+                    early_writes,
+                    ..*now
+                },
+            }
+        }
+        ToParent::PersistNonce { slot, nonce } => persist(facts, now, *slot, *nonce, at),
         ToParent::ConnectPeer { .. } if facts.udp_sends != UdpSends::Connected => {
             Verdict::Abort(Violation::ConnectUnneeded)
         }
@@ -319,7 +506,15 @@ fn unicast_peer(peer: &SocketAddr) -> Result<(), String> {
 /// for the local slot (the child's own counter, which never goes back or
 /// jumps) and refused for the remote one (the peer's, which the parent
 /// cannot check beyond that).
-fn persist(facts: &Facts, now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) -> Verdict {
+/// A write comes [`MIN_NONCE_WRITE_INTERVAL`] after the last at the
+/// earliest.
+fn persist(
+    facts: &Facts,
+    now: &Conversation,
+    slot: NonceSlot,
+    nonce: [u8; 24],
+    at: Duration,
+) -> Verdict {
     let mut next = *now;
     let on_disk = match slot {
         NonceSlot::Local => &mut next.local_nonce,
@@ -336,8 +531,8 @@ fn persist(facts: &Facts, now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) 
                 facts.nonce_reset_incr,
             );
     let refused = |reason: String| Verdict::Refuse {
+        reply: Reply::NonceRefused(slot, nonce, reason.clone()),
         reason,
-        reply: Reply::Silent,
         next: *now,
     };
     match (slot, backwards, at_top, ahead) {
@@ -351,9 +546,19 @@ fn persist(facts: &Facts, now: &Conversation, slot: NonceSlot, nonce: [u8; 24]) 
         )),
         _ => {
             *on_disk = Some(nonce);
+            let writes = next.writes(slot);
+            let not_before = at.max(writes.next_at);
+            *writes = Writes {
+                waiting: true,
+                next_at: not_before + MIN_NONCE_WRITE_INTERVAL,
+            };
             Verdict::Apply {
-                action: Action::Persist { slot, nonce },
-                reply: Reply::Silent,
+                action: Action::Persist {
+                    slot,
+                    nonce,
+                    not_before,
+                },
+                reply: Reply::NonceOutcome(slot, nonce),
                 next,
             }
         }
@@ -620,6 +825,7 @@ mod tests {
             network_up,
             local_nonce: local.map(at),
             remote_nonce: remote.map(at),
+            ..Conversation::default()
         }
     }
 
@@ -667,8 +873,23 @@ mod tests {
         )
     }
 
-    fn persist(slot: NonceSlot, nonce: [u8; 24], next: Conversation) -> Verdict {
-        apply(Action::Persist { slot, nonce }, Reply::Silent, next)
+    /// A write granted at once (time zero, none before it), `next` but
+    /// for the write that now waits.
+    fn persist(slot: NonceSlot, nonce: [u8; 24], mut next: Conversation) -> Verdict {
+        *next.writes(slot) = Writes {
+            waiting: true,
+            next_at: MIN_NONCE_WRITE_INTERVAL,
+        };
+        let not_before = Duration::ZERO;
+        apply(
+            Action::Persist {
+                slot,
+                nonce,
+                not_before,
+            },
+            Reply::NonceOutcome(slot, nonce),
+            next,
+        )
     }
 
     fn abort(v: Violation) -> Verdict {
@@ -788,7 +1009,8 @@ mod tests {
             (facts(NetGw, None), local_5, nonce(Local, low_bytes_full(4)), abort(Violation::NonceBackwards(Local))),
             (facts(NetGw, None), up_local_5, nonce(Remote, at(9)), persist(Remote, at(9), up_remote_9)),
             (facts(NetGw, None), up_remote_9, nonce(Remote, at(8)),
-                Verdict::Refuse { reason: "remote nonce below the one on disk".to_owned(), reply: Reply::Silent, next: up_remote_9 }),
+                Verdict::Refuse { reason: "remote nonce below the one on disk".to_owned(),
+                    reply: Reply::NonceRefused(Remote, at(8), "remote nonce below the one on disk".to_owned()), next: up_remote_9 }),
             // A local reset point runs at most four increments ahead of
             // the file, or of the highest start the clock of the start
             // message allows (the first write after a start from the
@@ -807,7 +1029,8 @@ mod tests {
             (facts(NetGw, None), local_with(at(0xfe)), nonce(Local, [0xff; 24]), abort(Violation::LocalNonceAtTop(hex([0xff; 24])))),
             (facts(NetGw, None), greeted, nonce(Local, [0xff; 24]), abort(Violation::LocalNonceAtTop(hex([0xff; 24])))),
             (facts(NetGw, None), up_remote_9, nonce(Remote, [0xff; 24]),
-                Verdict::Refuse { reason: format!("remote nonce {}: at the top of the nonce space, where no peer's counter gets; not written", hex([0xff; 24])), reply: Reply::Silent, next: up_remote_9 }),
+                { let reason = format!("remote nonce {}: at the top of the nonce space, where no peer's counter gets; not written", hex([0xff; 24]));
+                  Verdict::Refuse { reply: Reply::NonceRefused(Remote, [0xff; 24], reason.clone()), reason, next: up_remote_9 } }),
             (facts(NetGw, None), up_remote_9, nonce(Remote, low_bytes_full(0xfe)), persist(Remote, low_bytes_full(0xfe), remote_with(low_bytes_full(0xfe)))),
             // A connected socket: only where sends may not name their
             // destination, for any role, in or out of a session (a peer
@@ -827,11 +1050,175 @@ mod tests {
         ];
         for (row, (facts, now, request, verdict)) in table.iter().enumerate() {
             assert_eq!(
-                &admit(request, facts, now),
+                &uncounted(admit(request, facts, now, Duration::ZERO)),
                 verdict,
                 "row {row}: {request:?} in {now:?}"
             );
         }
+    }
+
+    /// `verdict` without the rate counters in its next conversation (the
+    /// table's rows judge what a request is; the rate tests count).
+    fn uncounted(verdict: Verdict) -> Verdict {
+        let clear = |next: Conversation| Conversation {
+            network_ups: Rate::default(),
+            early_writes: Window::default(),
+            ..next
+        };
+        match verdict {
+            Verdict::Apply {
+                action,
+                reply,
+                next,
+            } => apply(action, reply, clear(next)),
+            Verdict::Refuse {
+                reason,
+                reply,
+                next,
+            } => Verdict::Refuse {
+                reason,
+                reply,
+                next: clear(next),
+            },
+            abort => abort,
+        }
+    }
+
+    /// `request` in `now` at `secs` seconds after the start.
+    fn at_time(request: &ToParent, now: &Conversation, secs: f64) -> Verdict {
+        admit(
+            request,
+            &facts(Role::NetGw, None),
+            now,
+            Duration::from_secs_f64(secs),
+        )
+    }
+
+    #[test]
+    fn network_ups_beyond_the_rate_are_refused_not_fatal() {
+        let mut now = conv(true, false, None, None);
+        let mut granted = 0;
+        // A child that brings the network up and down every second.
+        for i in 0..120 {
+            let t = f64::from(i);
+            match at_time(&up(V4_PEER, None), &now, t) {
+                Verdict::Apply { next, .. } => {
+                    granted += 1;
+                    now = next;
+                }
+                Verdict::Refuse {
+                    reason,
+                    reply,
+                    next,
+                } => {
+                    assert!(
+                        reason.contains("more than 30 sessions at once or one per 2 s"),
+                        "{reason}"
+                    );
+                    assert!(matches!(
+                        reply,
+                        Reply::NetworkRefused(Refusal::TooOften { .. })
+                    ));
+                    // The session opens all the same: its NetworkDown is
+                    // in order.
+                    assert!(next.network_up);
+                    now = next;
+                }
+                Verdict::Abort(v) => panic!("{i}: {v}"),
+            }
+            let Verdict::Apply { next, .. } = at_time(&ToParent::NetworkDown, &now, t + 0.5) else {
+                panic!("{i}: NetworkDown refused");
+            };
+            now = next;
+        }
+        // Two minutes: the burst, then one per interval.
+        assert!((89..=90).contains(&granted), "{granted} granted");
+        // A session every two seconds, a peer killed and restarted again
+        // and again, is never refused.
+        let mut now = conv(true, false, None, None);
+        for i in 0..200 {
+            let t = f64::from(i) * 2.0;
+            let Verdict::Apply { next, .. } = at_time(&up(V4_PEER, None), &now, t) else {
+                panic!("session {i} refused");
+            };
+            let Verdict::Apply { next, .. } = at_time(&ToParent::NetworkDown, &next, t + 1.0)
+            else {
+                panic!("{i}: NetworkDown refused");
+            };
+            now = next;
+        }
+    }
+
+    #[test]
+    fn nonce_writes_wait_their_interval_and_early_ones_are_refused_then_fatal() {
+        use NonceSlot::{Local, Remote};
+        // On disk at(1): each write a step above it, within the bounds.
+        let mut now = conv(true, false, Some(1), Some(1));
+        // Granted at once, then held for the interval.
+        let Verdict::Apply {
+            action: Action::Persist { not_before, .. },
+            next,
+            ..
+        } = at_time(&nonce(Local, plus(at(1), 1)), &now, 1.0)
+        else {
+            panic!("first write not granted");
+        };
+        assert_eq!(not_before, Duration::from_secs(1));
+        now = next;
+        // The other file is independent.
+        assert!(matches!(
+            at_time(&nonce(Remote, plus(at(1), 1)), &now, 1.0),
+            Verdict::Apply { .. }
+        ));
+        // Answered: the next is held until the interval has passed.
+        now.written(Local);
+        let Verdict::Apply {
+            action: Action::Persist { not_before, .. },
+            next,
+            ..
+        } = at_time(&nonce(Local, plus(at(1), 2)), &now, 1.001)
+        else {
+            panic!("second write not granted");
+        };
+        assert_eq!(
+            not_before,
+            Duration::from_secs(1) + MIN_NONCE_WRITE_INTERVAL
+        );
+        now = next;
+        // Asked for again before the answer: refused, answered, counted
+        // towards the limit; past it, fatal.
+        for i in 0..EARLY_WRITES {
+            match at_time(&nonce(Local, plus(at(1), 3)), &now, 1.002) {
+                Verdict::Refuse { reply, next, .. } => {
+                    assert!(
+                        matches!(reply, Reply::NonceRefused(Local, _, _)),
+                        "{reply:?}"
+                    );
+                    now = next;
+                }
+                other => panic!("early write {i}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            at_time(&nonce(Local, plus(at(1), 3)), &now, 1.003),
+            Verdict::Abort(Violation::EarlyWrites)
+        );
+        // The same early writes spread out over windows are refused only.
+        let mut now = next_waiting(Local);
+        for i in 0..100 {
+            let t = f64::from(i) * 2.0;
+            match at_time(&nonce(Local, plus(at(1), 3)), &now, t) {
+                Verdict::Refuse { next, .. } => now = next,
+                other => panic!("early write {i}: {other:?}"),
+            }
+        }
+    }
+
+    /// A conversation with a local write waiting.
+    fn next_waiting(slot: NonceSlot) -> Conversation {
+        let mut c = conv(true, false, Some(1), None);
+        c.writes(slot).waiting = true;
+        c
     }
 
     #[test]
@@ -883,6 +1270,11 @@ mod tests {
             (Reply::PeerOutcome(peer), Some("connect: Network is unreachable"),
                 Some(ToChild::PeerRefused { peer, reason: "connect: Network is unreachable".to_owned() })),
             (Reply::PeerRefused(peer, "port 0".to_owned()), None, Some(ToChild::PeerRefused { peer, reason: "port 0".to_owned() })),
+            (Reply::NonceOutcome(NonceSlot::Local, [1; 24]), None, Some(ToChild::NonceSaved { slot: NonceSlot::Local, nonce: [1; 24] })),
+            (Reply::NonceOutcome(NonceSlot::Remote, [1; 24]), Some("rename: No space left on device"),
+                Some(ToChild::NonceRefused { slot: NonceSlot::Remote, nonce: [1; 24], reason: "rename: No space left on device".to_owned() })),
+            (Reply::NonceRefused(NonceSlot::Local, [2; 24], "early".to_owned()), None,
+                Some(ToChild::NonceRefused { slot: NonceSlot::Local, nonce: [2; 24], reason: "early".to_owned() })),
         ];
         for (reply, rolled_back, message) in table {
             assert_eq!(

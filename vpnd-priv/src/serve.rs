@@ -1,9 +1,11 @@
 //! The parent's loop once the network process runs: decode its requests as
 //! untrusted input, judge each with [`policy::admit`], carry out the
 //! verdict (the action, the answer, the next state of the conversation);
-//! turn signals into messages; relay the network process's log lines;
-//! when the network process ends, undo every change and report how it
-//! ended.
+//! write a nonce file the policy held back when its time comes; count
+//! every refusal and tell the network process the count (its
+//! `refused_requests`); turn signals into messages; relay the network
+//! process's log lines; when the network process ends, undo every change
+//! and report how it ended.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -113,6 +115,20 @@ pub struct Parent<P: Platform> {
     peer_sockets: Option<(PeerSockets, LogBudget)>,
     /// The connected socket last handed over.
     connected: Option<Connected>,
+    /// When the parent started serving: the policy's clock.
+    started: Instant,
+    /// Nonce writes the policy granted for later (one per file at most).
+    held_writes: Vec<HeldWrite>,
+    /// Requests refused since the start (policy and budgets).
+    refused: u64,
+}
+
+/// A nonce write granted for a later time.
+#[derive(Debug, Clone, Copy)]
+struct HeldWrite {
+    slot: NonceSlot,
+    nonce: [u8; 24],
+    at: Instant,
 }
 
 /// How the parent ended.
@@ -226,6 +242,9 @@ impl<P: Platform> Parent<P> {
                 )
             }),
             connected: None,
+            started: Instant::now(),
+            held_writes: Vec::new(),
+            refused: 0,
         }
     }
 
@@ -277,13 +296,17 @@ impl<P: Platform> Parent<P> {
     /// `signals` were caught since [`catch_signals`], so one that came
     /// during the start is handled here, not lost.
     pub fn serve(mut self, signals: Signals) -> Ended {
-        match self.serve_loop(signals) {
+        let ended = match self.serve_loop(signals) {
             Ok(ended) => ended,
             Err(e) => {
                 self.kill();
                 Ended::Failed(e.to_string())
             }
+        };
+        if self.refused > 0 {
+            log::warn!("{} requests from the network process refused", self.refused);
         }
+        ended
     }
 
     fn serve_loop(&mut self, mut signals: Signals) -> std::io::Result<Ended> {
@@ -317,7 +340,8 @@ impl<P: Platform> Parent<P> {
                 Some(Duration::ZERO)
             } else {
                 let source_check = self.peer_sockets.as_ref().map(|_| next_source_check);
-                [stop_deadline, source_check]
+                let held = self.held_writes.iter().map(|w| w.at).min();
+                [stop_deadline, source_check, held]
                     .into_iter()
                     .flatten()
                     .min()
@@ -333,6 +357,7 @@ impl<P: Platform> Parent<P> {
             if log_ready {
                 log_ready = self.net.log.relay(crate::net_log::BATCH) == Drained::More;
             }
+            self.write_held(Instant::now());
             if Instant::now() >= next_source_check {
                 next_source_check = Instant::now() + SOURCE_CHECK;
                 self.renew_stale_socket();
@@ -411,14 +436,50 @@ impl<P: Platform> Parent<P> {
             // host may have moved since the last session.
             self.facts.outer = crate::sockets::outer_network(gateway);
         }
-        match policy::admit(&request, &self.facts, &self.conversation) {
+        let at = self.started.elapsed();
+        let verdict = policy::admit(&request, &self.facts, &self.conversation, at);
+        if let (
+            ToParent::PersistNonce {
+                slot: NonceSlot::Remote,
+                nonce,
+            },
+            Verdict::Apply { .. },
+        ) = (&request, &verdict)
+        {
+            // Against the value before this one: a jump far ahead of the
+            // clock is written (the parent cannot tell it from a peer's)
+            // but shown.
+            let previous = self.conversation.remote_nonce.as_ref();
+            let now = vpnd_net::clock::unix_time();
+            if let Some(warning) = nonce_bounds::remote_jump(previous, nonce, now) {
+                log::warn!("{warning}");
+            }
+        }
+        match verdict {
+            Verdict::Apply {
+                action:
+                    Action::Persist {
+                        slot,
+                        nonce,
+                        not_before,
+                    },
+                next,
+                ..
+            } if not_before > at => {
+                self.conversation = next;
+                self.held_writes.push(HeldWrite {
+                    slot,
+                    nonce,
+                    at: self.started + not_before,
+                });
+            }
             Verdict::Apply {
                 action,
                 reply,
                 next,
             } => {
-                let carried = self.carry_out(&action);
                 self.conversation = next;
+                let carried = self.carry_out(&action);
                 self.answer(&reply, carried);
             }
             Verdict::Refuse {
@@ -434,10 +495,35 @@ impl<P: Platform> Parent<P> {
                 }
                 self.conversation = next;
                 self.answer(&reply, Carried::Done);
+                self.count_refusal();
             }
             Verdict::Abort(v) => return Handled::Broken(Breach::Forbidden(v)),
         }
         Handled::Request
+    }
+
+    /// Counts one refused request and tells the network process the count
+    /// (it reports it as `refused_requests`).
+    fn count_refusal(&mut self) {
+        self.refused += 1;
+        self.tell(&ToChild::Refusals {
+            total: self.refused,
+        });
+    }
+
+    /// Writes the held nonce files whose time has come, and answers.
+    fn write_held(&mut self, now: Instant) {
+        let (due, later): (Vec<HeldWrite>, Vec<HeldWrite>) =
+            self.held_writes.iter().partition(|w| w.at <= now);
+        self.held_writes = later;
+        for HeldWrite { slot, nonce, .. } in due {
+            let carried = self.carry_out(&Action::Persist {
+                slot,
+                nonce,
+                not_before: Duration::ZERO,
+            });
+            self.answer(&Reply::NonceOutcome(slot, nonce), carried);
+        }
     }
 
     /// Carries out a granted `action`.
@@ -456,22 +542,20 @@ impl<P: Platform> Parent<P> {
                 }
                 log::info!("network unconfigured: session ended");
             }
-            Action::Persist { slot, nonce } => {
+            Action::Persist { slot, nonce, .. } => {
                 let path = match slot {
                     NonceSlot::Local => &self.nonce_paths.local,
                     NonceSlot::Remote => &self.nonce_paths.remote,
                 };
-                // The conversation still holds the value before this one.
-                if *slot == NonceSlot::Remote {
-                    let previous = self.conversation.remote_nonce.as_ref();
-                    let now = vpnd_net::clock::unix_time();
-                    if let Some(warning) = nonce_bounds::remote_jump(previous, nonce, now) {
-                        log::warn!("{warning}");
-                    }
-                }
-                match nonce_file::write(path, nonce) {
+                let written = nonce_file::write(path, nonce);
+                // Answered next: the network process may ask again.
+                self.conversation.written(*slot);
+                match written {
                     Ok(()) => log::debug!("nonce saved: {}", path.display()),
-                    Err(e) => log::error!("{e}"),
+                    Err(e) => {
+                        log::error!("{e}");
+                        return Carried::Failed(e.to_string());
+                    }
                 }
             }
         }
@@ -488,6 +572,7 @@ impl<P: Platform> Parent<P> {
         if budget.take(vpnd_net::clock::now()) == Allowance::Suppress {
             let reason = format!("more than {CONNECTS_PER_MINUTE} connected sockets in a minute");
             log::warn!("not connecting a socket to {peer}: {reason}");
+            self.count_refusal();
             return Carried::Failed(reason);
         }
         match crate::sockets::connected_udp(&sockets.listener, peer, sockets.gro) {

@@ -17,13 +17,20 @@ use crate::config::{Config, StatsPrefix};
 use crate::wire::Pushed;
 
 /// The protocol version both sides state in their first message.
-pub const IPC_VERSION: u32 = 4;
+pub const IPC_VERSION: u32 = 5;
 
 /// The largest frame either side sends or accepts. The largest message is
 /// the start message (a configuration is well under 4 KiB); everything
 /// variable inside a message (strings, the pushed domain) is bounded by it,
 /// and [`ResolvDomain`](crate::net::ResolvDomain) caps itself at 31 bytes.
 pub const MAX_FRAME: usize = 16 * 1024;
+
+/// The parent writes each nonce file at most once per this interval: a
+/// `PersistNonce` that comes sooner is written when it has passed, so a
+/// network process cannot make root write a file more than 200 times a
+/// second (two fsyncs each); the child's sends are bounded by it (each
+/// write lets it seal about `nonce_reset_incr` more datagrams).
+pub const MIN_NONCE_WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The longest console line sent to the peer: a DEBUG_STRING body holds
 /// the text and its NUL in at most 1500 bytes; the deployed peer stops at
@@ -54,7 +61,8 @@ pub enum ToParent {
     /// [`Pushed::check_outside`] against the gateway it resolved itself and
     /// this host's outer address) and refuses rather than applies when
     /// they fail. For the other roles `pushed` must be `None`. Allowed once
-    /// per session.
+    /// per session, and configured 30 times at once, then once per 2 s (one
+    /// beyond is refused: its session opens unconfigured).
     NetworkUp {
         /// The peer's outer address: the parent picks the MTU from its
         /// family, and nothing else (a push is never judged by it).
@@ -66,8 +74,15 @@ pub enum ToParent {
     /// `NetworkUp`.
     NetworkDown,
     /// Write `nonce` to the nonce file of `slot`, atomically. The parent
-    /// owns both paths; for the local slot it refuses a value below the
-    /// one it last wrote (the counter never goes back).
+    /// owns both paths. A local value below the one it last wrote is a
+    /// violation (the counter never goes back: the child is stopped); a
+    /// remote one is refused. Answered with [`ToChild::NonceSaved`] once
+    /// the file is on disk, or [`ToChild::NonceRefused`]; the child has at
+    /// most one request per slot unanswered (a newer value waits for the
+    /// answer and replaces an older one waiting). The parent writes each
+    /// file at most once per [`MIN_NONCE_WRITE_INTERVAL`] (a request that
+    /// comes sooner waits); a second request for a slot while one waits is
+    /// refused, and a stream of them stops the child.
     PersistNonce {
         /// Which file.
         slot: NonceSlot,
@@ -115,9 +130,37 @@ pub enum ToChild {
         /// Why: the policy's reason or the system's error.
         reason: String,
     },
+    /// The answer to `PersistNonce`: `nonce` is in the file of `slot`, on
+    /// disk (synced). For the local slot the child may now seal every
+    /// nonce below it.
+    NonceSaved {
+        /// Which file.
+        slot: NonceSlot,
+        /// The value written.
+        nonce: [u8; 24],
+    },
+    /// The answer to `PersistNonce`: nothing was written (the policy's
+    /// reason or the system's error); the file holds what it held. The
+    /// child may ask again (not at once: a refused request is counted).
+    NonceRefused {
+        /// Which file.
+        slot: NonceSlot,
+        /// The value that was not written.
+        nonce: [u8; 24],
+        /// Why.
+        reason: String,
+    },
+    /// The parent refused a request (any kind, by its policy or its
+    /// budgets): `total` refusals since it started, which the network
+    /// process reports as `refused_requests` (vpnd -s, Graphite).
+    Refusals {
+        /// Requests refused since the parent started.
+        total: u64,
+    },
     /// Log the state and every counter (SIGUSR1).
     DumpState,
-    /// Stop: persist the remote nonce, undo nothing (the parent does), exit.
+    /// Stop: persist the remote nonce, undo nothing (the parent does), exit
+    /// once the parent has answered the last writes.
     Shutdown,
 }
 
@@ -233,6 +276,13 @@ pub enum Refusal {
     #[error("a pushed value was refused: {message}")]
     PushedValue {
         /// The parent's message: field, value, reason.
+        message: String,
+    },
+    /// More requests of this kind than a correct network process makes in
+    /// the time (the parent's rate limit).
+    #[error("{message}")]
+    TooOften {
+        /// The limit.
         message: String,
     },
     /// A command the request needed failed; everything was rolled back.

@@ -38,7 +38,11 @@ fn session(role: Role, static_key: SharedKey, peer: SocketAddr) -> Session<Seede
         send_nonce: Nonce::from_time_and_random(1_800_000_000, [7; 16]),
         recv_nonce: Nonce::default(),
     };
-    Session::new(config, Timestamp::ZERO, SeededEntropy::new(1))
+    let first_reset_point = config.send_nonce.plus(config.nonce_reset_incr);
+    let mut s = Session::new(config, Timestamp::ZERO, SeededEntropy::new(1));
+    // The parent confirms the first reset point (the daemon's loop does).
+    s.local_nonce_saved(Timestamp::ZERO, first_reset_point);
+    s
 }
 
 #[test]

@@ -101,6 +101,21 @@ fn to_child() -> Vec<ToChild> {
                 message: "/sbin/ip: exit 2".into(),
             },
         },
+        ToChild::NetworkRefused {
+            reason: Refusal::TooOften {
+                message: "NetworkUp: more than 30 sessions at once or one per 2 s".into(),
+            },
+        },
+        ToChild::NonceSaved {
+            slot: NonceSlot::Local,
+            nonce: [0xff; 24],
+        },
+        ToChild::NonceRefused {
+            slot: NonceSlot::Remote,
+            nonce: [1; 24],
+            reason: "rename: No space left on device".into(),
+        },
+        ToChild::Refusals { total: u64::MAX },
         ToChild::DumpState,
         ToChild::Shutdown,
     ]

@@ -63,7 +63,22 @@ impl Scripted {
     }
 }
 
+/// A session in `role` whose first reset point the parent confirmed.
 fn setup(role: Role) -> (Session<SeededEntropy>, Scripted) {
+    let (mut s, p) = unconfirmed(role);
+    // The parent confirms the first reset point (the daemon's loop does).
+    s.local_nonce_saved(Timestamp::ZERO, first_reset_point());
+    (s, p)
+}
+
+/// The first reset point of [`unconfirmed`]'s session: its first nonce
+/// plus `nonce_reset_incr`.
+fn first_reset_point() -> Nonce {
+    Nonce::from_u64((1 << 40) + 10_000)
+}
+
+/// A session in `role` before the parent confirmed anything.
+fn unconfirmed(role: Role) -> (Session<SeededEntropy>, Scripted) {
     let ours = KeyPair::from_secret(SecretKey::from_bytes([1; 32]));
     let theirs = KeyPair::from_secret(SecretKey::from_bytes([2; 32]));
     let key = SharedKey::precompute(&theirs.public, &ours.secret).unwrap();
@@ -315,4 +330,20 @@ fn host_gw_ignores_everything_but_an_authentic_peer_info_while_waiting() {
     assert_eq!(s.state(), State::Init);
     let stat = p.key.clone();
     assert_eq!(types(&sent(&mut s, &stat)), [MessageType::PeerInfo]);
+}
+
+#[test]
+fn nothing_leaves_before_the_first_reset_point_is_on_disk() {
+    let (mut s, p) = unconfirmed(Role::NetGw);
+    assert!(matches!(
+        s.poll_event(),
+        Some(Event::PersistLocalNonce(n)) if n == first_reset_point()
+    ));
+    // INIT's PEER_INFO found no nonce: not sent, not a drop.
+    assert!(sent(&mut s, &p.key).is_empty());
+    assert_eq!(s.stats().drops_of(DropReason::NonceWait), 0);
+    // Confirmed: the state's own message goes out at once.
+    s.local_nonce_saved(T, first_reset_point());
+    assert_eq!(types(&sent(&mut s, &p.key)), [MessageType::PeerInfo]);
+    assert_eq!(s.send_nonce(), Nonce::from_u64((1 << 40) + 1));
 }

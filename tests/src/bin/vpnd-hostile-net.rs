@@ -30,8 +30,9 @@ fn push_up(peer: std::net::SocketAddr, host: &str, network: &str) -> ToParent {
     }
 }
 
-/// Valid requests as fast as the parent takes them, forever: the network
-/// up and down, nonces rising. Stops when told to.
+/// Valid requests as fast as the parent takes them, forever, none waiting
+/// for its answer: the network up and down, nonces rising. Stops when told
+/// to.
 fn flood(
     channel: &Channel,
     peer: std::net::SocketAddr,
@@ -170,6 +171,32 @@ fn main() {
             }
         }
         "flood" => flood(&channel, peer, &mut frame),
+        // Sessions one after another, each answer awaited (what a hostile
+        // peer could make of a correct network process): the parent
+        // configures a few, refuses the rest and says how many it refused.
+        "up_flood" => {
+            for _ in 0..40 {
+                send(&channel, &ToParent::NetworkUp { peer, pushed: None });
+                loop {
+                    let got = channel.recv(&mut frame).unwrap();
+                    match ipc::decode_to_child(&frame[..got.len]).unwrap() {
+                        ToChild::Refusals { total } => eprintln!("refused_requests {total}"),
+                        ToChild::NetworkApplied | ToChild::NetworkRefused { .. } => break,
+                        _ => {}
+                    }
+                }
+                send(&channel, &ToParent::NetworkDown);
+            }
+            // The count of the last refusal follows its answer, if any.
+            std::thread::sleep(Duration::from_millis(200));
+            vpnd_net::transport::set_nonblocking(channel.as_fd()).unwrap();
+            if let Ok(got) = channel.recv(&mut frame)
+                && let Ok(ToChild::Refusals { total }) = ipc::decode_to_child(&frame[..got.len])
+            {
+                eprintln!("refused_requests {total}");
+            }
+            eprintln!("up_flood done");
+        }
         // A connected socket where sends name their destination: a
         // violation.
         "connect_unneeded" => send(&channel, &ToParent::ConnectPeer { peer }),

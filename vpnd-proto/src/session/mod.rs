@@ -103,7 +103,8 @@ pub enum Event {
     },
     /// The session ended: undo the network configuration.
     NetworkDown,
-    /// Write the local nonce file (a reset point above every nonce sent).
+    /// Write the local nonce file (a reset point above every nonce sent);
+    /// tell [`Session::local_nonce_saved`] when it is on disk.
     PersistLocalNonce(Nonce),
     /// Write the remote nonce file (the highest nonce received).
     PersistRemoteNonce(Nonce),
@@ -159,6 +160,8 @@ pub struct Session<E: Entropy> {
     stats: Stats,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// A control message found no nonce below the confirmed reset point.
+    control_starved: bool,
 }
 
 impl<E: Entropy> Session<E> {
@@ -191,6 +194,7 @@ impl<E: Entropy> Session<E> {
             stats: Stats::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            control_starved: false,
         };
         s.peer_id = s.draw_peer_id();
         s.events.push_back(Event::PersistLocalNonce(reset_point));
@@ -250,6 +254,15 @@ impl<E: Entropy> Session<E> {
         self.stats.tx_data_bytes += body.len() as u64;
         self.send_control(MessageType::DebugString, &body);
         Ok(())
+    }
+
+    /// The parent has written `reset_point` (a [`Event::PersistLocalNonce`]
+    /// value) to the local nonce file, on disk. Until the first one is,
+    /// nothing is sealed; DATA stops a quarter `nonce_reset_incr` below the
+    /// last one confirmed ([`DropReason::NonceWait`]); control messages wait
+    /// at it and the state's own message is sent at the next confirmation.
+    pub fn local_nonce_saved(&mut self, now: Timestamp, reset_point: Nonce) {
+        self.reset_point_saved(now, reset_point);
     }
 
     /// Runs every timer due at `now`.
@@ -330,8 +343,8 @@ impl<E: Entropy> Session<E> {
         self.send.peek()
     }
 
-    /// The local reset point last handed out to be persisted: above every
-    /// nonce sent.
+    /// The local reset point on disk, as the parent last confirmed it:
+    /// above every nonce sent.
     pub fn local_reset_point(&self) -> Nonce {
         self.send.reset_point()
     }

@@ -2,6 +2,7 @@
 
 use vpnd_crypto::Nonce;
 
+use super::nonces::Purpose;
 use super::{DropReason, Entropy, Event, Session, State, Transmit, frame_drop};
 use crate::Timestamp;
 use crate::config::Role;
@@ -22,7 +23,9 @@ impl<E: Entropy> Session<E> {
         if !self.keys.ephemeral || self.peer.is_none() {
             return Err(DropReason::NoSession);
         }
-        let nonce = self.next_nonce();
+        let nonce = self
+            .next_nonce(Purpose::Data)
+            .ok_or(DropReason::NonceWait)?;
         let n = wire::seal_in_place(&self.keys.current, &nonce, MessageType::Data, buf, len)
             .map_err(frame_drop)?;
         self.key_packets += 1;
@@ -47,7 +50,12 @@ impl<E: Entropy> Session<E> {
     /// it for the peer.
     pub(super) fn send_under(&mut self, msg_type: MessageType, body: &[u8], retransmit_key: bool) {
         let Some(dest) = self.peer else { return };
-        let nonce = self.next_nonce();
+        let Some(nonce) = self.next_nonce(Purpose::Control) else {
+            // Not a drop: the state's own message goes out when the parent
+            // confirms the next reset point.
+            self.control_starved = true;
+            return;
+        };
         let key = match (&self.keys.retransmit, retransmit_key) {
             (Some(old), true) => old,
             _ => &self.keys.current,
@@ -63,12 +71,32 @@ impl<E: Entropy> Session<E> {
         self.transmits.push_back(Transmit { dest, datagram });
     }
 
-    pub(super) fn next_nonce(&mut self) -> Nonce {
-        let (nonce, persist) = self.send.take();
+    /// A nonce below the confirmed reset point, if one is left for
+    /// `purpose`; asks for the next reset point when it is due.
+    pub(super) fn next_nonce(&mut self, purpose: Purpose) -> Option<Nonce> {
+        let (nonce, persist) = self.send.take(purpose);
         if let Some(reset_point) = persist {
             self.events.push_back(Event::PersistLocalNonce(reset_point));
         }
         nonce
+    }
+
+    /// The parent confirmed a local reset point on disk. A control message
+    /// that found no nonce is made good by the state's own message now,
+    /// not at its next timer (the first PEER_INFO after a start, a
+    /// handshake step, a heartbeat).
+    pub(super) fn reset_point_saved(&mut self, now: Timestamp, point: Nonce) {
+        self.send.confirmed(point);
+        if !std::mem::take(&mut self.control_starved) {
+            return;
+        }
+        match self.state {
+            State::HostWait => {}
+            State::Init | State::ActiveMaster | State::ActiveSlave => self.send_peer_info(),
+            State::MasterKeyStale | State::SlaveKeySwitching | State::MasterKeyReady => {
+                self.retransmit_handshake(now)
+            }
+        }
     }
 
     pub(super) fn persist_remote(&mut self) {

@@ -35,11 +35,15 @@ pub enum DropReason {
     NoSession,
     /// A tun packet of 0 or more than 1500 bytes.
     BadPacketSize,
+    /// A tun packet while the parent has not yet confirmed the reset point
+    /// it needs on disk (the nonce file is written too slowly for the
+    /// rate, or the parent is busy).
+    NonceWait,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::DecryptFailure,
@@ -53,6 +57,7 @@ impl DropReason {
         DropReason::WrongSource,
         DropReason::NoSession,
         DropReason::BadPacketSize,
+        DropReason::NonceWait,
     ];
 
     /// The metric name (`drops.NAME` in the Graphite output).
@@ -71,6 +76,7 @@ impl DropReason {
             DropReason::WrongSource => "wrong_source",
             DropReason::NoSession => "no_session",
             DropReason::BadPacketSize => "bad_packet_size",
+            DropReason::NonceWait => "nonce_wait",
         }
     }
 

@@ -547,6 +547,8 @@ fn equal_peer_ids_are_redrawn_and_the_session_starts() {
             inner: SeededEntropy::new(2),
         },
     );
+    a.local_nonce_saved(now, Nonce::from_u64(1000 + 10_000));
+    b.local_nonce_saved(now, Nonce::from_u64(5000 + 10_000));
     assert_eq!(a.peer_id(), b.peer_id());
     let tied = a.peer_id();
     // Shuttle datagrams with no loss until both are active.

@@ -119,7 +119,7 @@ impl Peer {
             ahead: Duration::ZERO,
             behind: Duration::ZERO,
         };
-        peer.absorb_events();
+        peer.absorb_events(now);
         peer
     }
 
@@ -147,11 +147,16 @@ impl Peer {
         self.session.poll_timeout().map(|t| self.global(t))
     }
 
-    /// Acts on the session's events as the daemon would.
-    fn absorb_events(&mut self) {
+    /// Acts on the session's events as the daemon would: the nonce files
+    /// are written (and confirmed) at once. `now` on this end's clock.
+    fn absorb_events(&mut self, now: Timestamp) {
+        let mut saved = None;
         while let Some(ev) = self.session.poll_event() {
             match &ev {
-                Event::PersistLocalNonce(n) => self.disk_local = Some(*n),
+                Event::PersistLocalNonce(n) => {
+                    self.disk_local = Some(*n);
+                    saved = Some(*n);
+                }
                 Event::PersistRemoteNonce(n) => self.disk_remote = *n,
                 Event::NetworkUp { pushed, .. } => {
                     assert!(!self.network_up, "NetworkUp twice without NetworkDown");
@@ -167,6 +172,9 @@ impl Peer {
                 _ => {}
             }
             self.events.push(ev);
+        }
+        if let Some(n) = saved {
+            self.session.local_nonce_saved(now, n);
         }
     }
 
@@ -188,7 +196,7 @@ impl Peer {
             self.downs += 1;
         }
         self.session = Session::new(config, self.local(now), entropy);
-        self.absorb_events();
+        self.absorb_events(self.local(now));
     }
 }
 
@@ -246,7 +254,8 @@ impl Pair {
             }
             self.put_on_link(side.other(), t.datagram, now);
         }
-        self.peer(side).absorb_events();
+        let local = self.peer(side).local(now);
+        self.peer(side).absorb_events(local);
     }
 
     fn put_on_link(&mut self, to: Side, datagram: Vec<u8>, now: Timestamp) {
@@ -268,7 +277,7 @@ impl Pair {
         let now = peer.local(global);
         let result = peer.session.handle_datagram(now, from, &mut datagram);
         // A datagram can bring the session up before it is delivered.
-        self.peer(side).absorb_events();
+        self.peer(side).absorb_events(now);
         if let Ok(Some(range)) = &result {
             self.record_delivery(side, &datagram[range.clone()]);
         }
