@@ -9,9 +9,10 @@ use vpnd_crypto::Nonce;
 
 /// Increments of `nonce_reset_incr` a local reset point may run ahead of
 /// the one on disk. The network process writes a new reset point every
-/// `nonce_reset_incr` datagrams, one and a half increments above its
-/// counter (vpnd-proto `session::nonces`), so a correct one is never more
-/// than one and a half increments above the last point written; four
+/// `nonce_reset_incr` datagrams, two increments above its counter
+/// (vpnd-proto `session::nonces`), and its counter stays below the last
+/// point written, so a correct one is never more than two increments
+/// above the last point written; four
 /// leave room for a point that replaces one still queued, and still
 /// bound what a single write can add.
 pub const LOCAL_STEPS: u64 = 4;

@@ -72,9 +72,9 @@ fn setup(role: Role) -> (Session<SeededEntropy>, Scripted) {
 }
 
 /// The first reset point of [`unconfirmed`]'s session: its first nonce
-/// plus `nonce_reset_incr`.
+/// plus two `nonce_reset_incr`.
 fn first_reset_point() -> Nonce {
-    Nonce::from_u64((1 << 40) + 10_000)
+    Nonce::from_u64((1 << 40) + 2 * 10_000)
 }
 
 /// A session in `role` before the parent confirmed anything.

@@ -41,10 +41,11 @@ pub(crate) struct SendCounter {
 }
 
 impl SendCounter {
-    /// Starts at `start`; the first reset point is `start + incr`, to be
-    /// written at once. Nothing is sealed before it is confirmed.
+    /// Starts at `start`; the first reset point is two increments above
+    /// it, as every later one is above the counter, to be written at once.
+    /// Nothing is sealed before it is confirmed.
     pub(crate) fn new(start: Nonce, incr: u64) -> (Self, Nonce) {
-        let requested = start.plus(incr);
+        let requested = start.plus(2 * incr);
         (
             SendCounter {
                 next: start,
@@ -59,10 +60,12 @@ impl SendCounter {
     /// The nonce for the next datagram, unless the confirmed reset point
     /// stops it (for DATA, a quarter increment before it: the control
     /// reserve), and a new reset point to persist when one is due. The
-    /// write is asked for while the counter is still half an increment
-    /// below the last point asked for, so that it has time to land; the
-    /// new point is one and a half increments ahead, so writes stay about
-    /// one increment apart. A point is due even when the nonce is refused.
+    /// write is asked for while the counter is still a whole increment
+    /// below the last point asked for, so that it has three quarters of an
+    /// increment of DATA to land in (a slow fsync costs throughput only
+    /// when it outlasts them); the new point is two increments ahead, so
+    /// writes stay about one increment apart. A point is due even when the
+    /// nonce is refused.
     pub(crate) fn take(&mut self, purpose: Purpose) -> (Option<Nonce>, Option<Nonce>) {
         let reserve = match purpose {
             Purpose::Data => self.incr / 4,
@@ -79,9 +82,9 @@ impl SendCounter {
             n
         });
         let margin = self.requested.distance_above(&self.next);
-        let due = margin.is_none_or(|m| m <= self.incr / 2);
+        let due = margin.is_none_or(|m| m <= self.incr);
         if due {
-            self.requested = self.next.plus(self.incr + self.incr / 2);
+            self.requested = self.next.plus(2 * self.incr);
             return (nonce, Some(self.requested));
         }
         (nonce, None)
@@ -112,7 +115,7 @@ impl SendCounter {
     /// the state dump's "nonces since reset").
     pub(crate) fn since_reset(&self) -> u64 {
         let ahead = self.requested.distance_above(&self.next).unwrap_or(0);
-        (self.incr + self.incr / 2).saturating_sub(ahead)
+        (2 * self.incr).saturating_sub(ahead)
     }
 }
 
@@ -133,7 +136,7 @@ mod tests {
     fn nothing_is_sealed_at_or_above_the_confirmed_point() {
         let start = Nonce::from_u64(1000);
         let (mut c, first) = SendCounter::new(start, 16);
-        assert_eq!(first, Nonce::from_u64(1016));
+        assert_eq!(first, Nonce::from_u64(1032));
         // Before the first confirmation: nothing at all.
         assert_eq!(c.take(Purpose::Control), (None, None));
         assert_eq!(c.take(Purpose::Data), (None, None));
@@ -152,7 +155,7 @@ mod tests {
             let (n, persist) = c.take(purpose);
             if let Some(p) = persist {
                 assert!(p > confirmed);
-                assert!(p <= confirmed.plus(16 + 8), "{p:?} far above {confirmed:?}");
+                assert!(p <= confirmed.plus(2 * 16), "{p:?} far above {confirmed:?}");
                 asked = Some(p);
             }
             match n {
