@@ -261,7 +261,7 @@ fn preflight_exit_code(e: &PreflightError) -> u8 {
 fn nonce_file_exit_code(e: &NonceFileError) -> u8 {
     use sysexits::*;
     match e {
-        NonceFileError::Write { .. } => EX_CANTCREAT,
+        NonceFileError::Write { .. } | NonceFileError::NoDirectory { .. } => EX_CANTCREAT,
         NonceFileError::Unsafe { .. } => EX_CONFIG,
         NonceFileError::Read { .. }
         | NonceFileError::Length { .. }
@@ -272,7 +272,7 @@ fn nonce_file_exit_code(e: &NonceFileError) -> u8 {
 fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
-        StartError::NonceFile(e) => nonce_file_exit_code(e),
+        StartError::NonceFile { error, .. } => nonce_file_exit_code(error),
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
