@@ -309,12 +309,73 @@ fn the_systemd_unit_verifies() {
     assert!(out.status.success() && err.trim().is_empty(), "{out:?}");
     for needed in [
         "Type=notify",
-        "ExecStartPre=/usr/sbin/vpnd -n -c /etc/vpnd/%i.conf",
         "ExecStart=/usr/sbin/vpnd -f -c /etc/vpnd/%i.conf",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        "Wants=network-online.target",
     ] {
         assert!(unit.contains(needed), "unit lacks {needed:?}");
+    }
+}
+
+/// The values of `key=` in the unit, split at blanks.
+fn unit_values(key: &str) -> Vec<String> {
+    let unit = std::fs::read_to_string(etc("systemd/vpnd@.service")).unwrap();
+    let prefix = format!("{key}=");
+    unit.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .flat_map(|v| v.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
+/// A configuration or command-line error is not restarted every 5 s: the
+/// exit statuses vpnd gives them are in `RestartPreventExitStatus=`, and
+/// nothing runs before vpnd itself (systemd ignores an `ExecStartPre=`'s
+/// status there). Started after the name service: the peer is resolved
+/// at start.
+#[test]
+fn the_systemd_unit_does_not_restart_what_cannot_pass() {
+    let prevented = unit_values("RestartPreventExitStatus");
+    assert!(unit_values("ExecStartPre").is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "role: net-gw\nbogus: x\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let vpnd = vpnd_tests::binary("vpnd");
+    let missing = dir.path().join("missing.conf");
+    let flag = |f: &'static str| std::ffi::OsStr::new(f);
+    for args in [
+        vec![flag("--bogus")],
+        vec![flag("-f"), flag("-c"), conf.as_os_str()],
+        vec![flag("-f"), flag("-c"), missing.as_os_str()],
+    ] {
+        let out = Command::new(&vpnd).args(&args).output().unwrap();
+        let code = out.status.code().unwrap().to_string();
+        assert!(
+            prevented.contains(&code),
+            "{args:?} exits {code}, restarted: {prevented:?}"
+        );
+    }
+    for code in ["64", "65", "66", "67", "78"] {
+        assert!(
+            prevented.contains(&code.to_owned()),
+            "{code}: {prevented:?}"
+        );
+    }
+    // A peer that does not resolve yet, another instance still stopping:
+    // these may pass, and are restarted.
+    for code in ["68", "75"] {
+        assert!(
+            !prevented.contains(&code.to_owned()),
+            "{code}: {prevented:?}"
+        );
+    }
+    let after = unit_values("After");
+    for needed in ["network-online.target", "nss-lookup.target"] {
+        assert!(after.iter().any(|a| a == needed), "After= lacks {needed}");
     }
 }
 
@@ -387,4 +448,63 @@ fn the_service_manager_hears_ready_once_the_tunnel_is_set_up() {
         .ip_output(&["link", "show", "dev", &pair.a.device]);
     assert!(links.contains("UP"), "{links}");
     assert!(da.stats().contains_key("keys"));
+}
+
+/// Under systemd, vpnd's standard error is the journal's stream, which
+/// `JOURNAL_STREAM` names: every line starts with its priority, the
+/// network process's lines that the parent relays too (a warning `<4>`),
+/// so that `journalctl -p warning` finds them.
+#[test]
+fn on_the_journal_relayed_lines_carry_their_priority() {
+    if !vpnd_tests::can_run!("stat") {
+        return;
+    }
+    let pair = Pair::new("journal", "");
+    // What systemd does: the variable names the stream standard error is.
+    let wrapper = [
+        "sh",
+        "-c",
+        "export JOURNAL_STREAM=\"$(stat -L -c %d:%i /proc/self/fd/2)\"; exec \"$@\"",
+        "sh",
+    ];
+    let mut da = pair.a.start_wrapped(&pair.dir, &[], &wrapper);
+    da.wait_running(Duration::from_secs(20));
+    let mut db = pair.start(&pair.b);
+    assert!(
+        traffic::wait_for_ping(&pair.a.ns, HOST_A, HOST_B, Duration::from_secs(30)),
+        "no ping\n--- a:\n{}\n--- b:\n{}",
+        da.log_text(),
+        db.log_text()
+    );
+    // b starts again: a's network process warns that its peer restarted.
+    db.stop();
+    let db = pair.start(&pair.b);
+    let warned = da.wait_for_log("net: warning: peer restarted", Duration::from_secs(30));
+    da.stop();
+    drop(db);
+    let log = da.log_text();
+    assert!(warned, "{log}");
+    for line in log.lines() {
+        let priority = match line.as_bytes() {
+            [b'<', p @ b'3'..=b'7', b'>', ..] => *p,
+            _ => panic!("a line without its priority: {line:?}\n{log}"),
+        };
+        let text = &line[3..];
+        assert!(text.starts_with("vpnd["), "{line:?}");
+        if text.contains(" net: ") {
+            let expected = if text.contains(" net: warning: ") {
+                b'4'
+            } else if text.contains(" net: error: ") {
+                b'3'
+            } else {
+                priority.max(b'5')
+            };
+            assert_eq!(priority, expected, "{line:?}");
+        }
+    }
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("<4>vpnd[") && l.contains(" net: warning: peer restarted")),
+        "{log}"
+    );
 }

@@ -141,7 +141,16 @@ fn missing_or_unsafe_prerequisites_are_refused_by_name() {
     std::fs::remove_file(&remote_nonce).unwrap();
     let nowhere = pair.dir.join("no-such-dir/local.nonce");
     set_param(&pair, "local_nonce_file", &nowhere.to_string_lossy());
-    refused(&pair, 73, "no-such-dir/local.nonce: cannot write");
+    // Named by its parameter, with the directory that is missing.
+    refused(
+        &pair,
+        73,
+        &format!(
+            "local_nonce_file {}: cannot write: the directory {} does not exist",
+            nowhere.display(),
+            pair.dir.join("no-such-dir").display()
+        ),
+    );
     // A directory where the file should be is a configuration error.
     let dir_in_place = pair.dir.join("nonce-dir");
     std::fs::create_dir(&dir_in_place).unwrap();

@@ -1,8 +1,9 @@
 //! The vpnd-keygen binary: files, modes, refusals and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use vpnd_crypto::{PublicKey, SecretKey};
 
@@ -11,6 +12,20 @@ fn keygen(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `vpnd-keygen ARGS` with `input` on standard input.
+fn keygen_with_input(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpnd-keygen"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A refusal may come before all of it is read: a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
 }
 
 /// The secret and public key in the four lines, checked for shape.
@@ -58,8 +73,8 @@ fn never_overwrites() {
     assert_eq!(out.status.code(), Some(73));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("gw.keypair") && err.contains("cannot create"),
-        "{err}"
+        err.contains("gw.keypair") && err.contains("cannot create: File exists\n"),
+        "the system's words, without Rust's (os error N): {err}"
     );
     assert_eq!(
         std::fs::read(dir.path().join("gw.keypair")).unwrap(),
@@ -82,7 +97,12 @@ fn failures_and_flags() {
     let out = keygen(&[missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(73));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/dir/gw.keypair"));
-    assert_eq!(keygen(&[""]).status.code(), Some(64));
+    let empty = keygen(&[""]);
+    assert_eq!(empty.status.code(), Some(64));
+    assert_eq!(
+        String::from_utf8_lossy(&empty.stderr),
+        "vpnd-keygen: the name is empty\n"
+    );
     assert_eq!(keygen(&["--bogus"]).status.code(), Some(64));
     assert_eq!(keygen(&["a", "b"]).status.code(), Some(64));
     let v = keygen(&["-V"]);
@@ -129,4 +149,70 @@ fn a_failed_stdout_is_an_io_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(74), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("standard output"));
+}
+
+/// `-y` reads a secret key and prints the `remote_pk` line of its public
+/// key: from a .keypair file, a vpnd.conf, or the key alone.
+#[test]
+fn y_prints_the_public_key_of_a_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("gw");
+    assert!(keygen(&[name.to_str().unwrap()]).status.success());
+    let pair = std::fs::read_to_string(dir.path().join("gw.keypair")).unwrap();
+    let (sk, pk) = keys(&pair);
+    let expected = format!("remote_pk: {}\n", pk.to_hex());
+    let conf = format!(
+        "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n",
+        sk.expose_hex(),
+        "22".repeat(32)
+    );
+    for input in [
+        pair.clone(),
+        conf,
+        sk.expose_hex(),
+        format!("{}\n", sk.expose_hex()),
+    ] {
+        let out = keygen_with_input(&["-y"], input.as_bytes());
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+        assert!(out.stderr.is_empty(), "{out:?}");
+    }
+}
+
+/// What is wrong with the input is said, naming the line, never showing
+/// the key; exit status 65 (data error). `-y` takes no name.
+#[test]
+fn y_refuses_what_is_not_one_secret_key() {
+    let sk = "845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f";
+    for (input, said) in [
+        (
+            String::new(),
+            "standard input: no secret key: expected a local_sk line",
+        ),
+        (
+            format!("remote_pk: {sk}\n"),
+            "standard input: no secret key: expected a local_sk line",
+        ),
+        (
+            format!("role: host\nlocal_sk: {}\n", &sk[..60]),
+            "standard input: line 2: local_sk: a key is 64 hex digits, this one has 60",
+        ),
+        (
+            format!("local_sk: {sk}\nlocal_sk: {sk}\n"),
+            "standard input: line 2: local_sk repeated (first on line 1)",
+        ),
+        (
+            "x".repeat(70 * 1024),
+            "standard input: more than 65536 bytes",
+        ),
+    ] {
+        let out = keygen_with_input(&["-y"], input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{err}");
+        assert!(err.starts_with(&format!("vpnd-keygen: {said}")), "{err}");
+        assert!(!err.contains(&sk[..60]), "the key shown: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = keygen_with_input(&["-y", "gw"], sk.as_bytes());
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
 }

@@ -30,7 +30,7 @@ pub fn lines_dropped() -> u64 {
 
 /// The syslog severity of a level (the `log` crate's levels are shifted by
 /// one: `info!` is NOTICE, see logging.rs).
-fn severity(level: Level) -> u8 {
+pub(crate) fn severity(level: Level) -> u8 {
     match level {
         Level::Error => 3,
         Level::Warn => 4,

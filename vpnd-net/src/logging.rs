@@ -8,15 +8,24 @@
 //! Levels follow the deployed vpnd: NOTICE by default, `-v` adds INFO,
 //! `-vv` DEBUG. The `log` crate has no NOTICE, so its levels are shifted
 //! by one: `info!` is NOTICE, `debug!` INFO, `trace!` DEBUG.
+//!
+//! When standard error is the journal's stream (systemd's `vpnd -f`),
+//! every line on it starts with its syslog priority, `<3>` to `<7>`, as
+//! sd-daemon(3) has it, so that `journalctl -p` sorts them. Operating
+//! systems' errors read in the system's words, without Rust's
+//! `(os error N)`.
 
+use std::ffi::OsStr;
+use std::fmt::Display;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use vpnd_proto::os_error::without_os_error_codes;
 
-use crate::log_pipe::PipeWriter;
+use crate::log_pipe::{self, PipeWriter};
 
 /// Where the lines go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +150,75 @@ pub fn init(process: &'static str, sink: Sink, verbose: u8) -> Option<String> {
     note
 }
 
+/// True when standard error is the stream systemd connected to the
+/// journal: `JOURNAL_STREAM` names its device and inode (sd-daemon(3)).
+/// The variable alone is not enough: a program started from a service
+/// inherits it with its standard error sent elsewhere.
+fn stderr_is_journal() -> bool {
+    static ON_JOURNAL: OnceLock<bool> = OnceLock::new();
+    *ON_JOURNAL.get_or_init(|| {
+        let Some(named) = std::env::var_os("JOURNAL_STREAM") else {
+            return false;
+        };
+        rustix::fs::fstat(std::io::stderr())
+            .is_ok_and(|st| names_stream(&named, st.st_dev, st.st_ino))
+    })
+}
+
+/// Whether `JOURNAL_STREAM`'s value `named` ("DEVICE:INODE", in decimal)
+/// is the file of `device` and `inode`.
+fn names_stream(named: &OsStr, device: impl Display, inode: impl Display) -> bool {
+    named.to_str() == Some(format!("{device}:{inode}").as_str())
+}
+
+/// `text` as lines for standard error, each made by `line`, and each with
+/// `level`'s priority in front when standard error is the journal.
+fn stderr_lines(journal: bool, level: Level, text: &str, line: impl Fn(&str) -> String) -> String {
+    let text = without_os_error_codes(text);
+    let mut out = String::new();
+    for part in text.lines() {
+        if journal {
+            out.push_str(&format!("<{}>", log_pipe::severity(level)));
+        }
+        out.push_str(&line(part));
+        out.push('\n');
+    }
+    out
+}
+
+/// What [`report`] writes: `vpnd: ` before every line, `vpnd: warning: `
+/// for a warning.
+fn report_text(journal: bool, level: Level, text: &str) -> String {
+    let tag = if level == Level::Warn {
+        "warning: "
+    } else {
+        ""
+    };
+    stderr_lines(journal, level, text, |line| format!("vpnd: {tag}{line}"))
+}
+
+/// Writes a message of vpnd's own to standard error, outside the log: the
+/// command line's, `-n`'s and `-s`'s errors and warnings, and what stops
+/// a start before the logger is set up. Every line of it starts `vpnd: `
+/// (after its priority, on the journal), as a BSD program's messages do,
+/// so that a list of errors reads as vpnd's line by line.
+pub fn report(level: Level, text: &str) {
+    let out = report_text(stderr_is_journal(), level, text);
+    // One write: lines written from elsewhere must not run into them.
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
+/// Writes a bad command line's error and the `usage:` line after it, as
+/// BSD programs do (`usage` is the synopsis).
+pub fn report_usage(error: &str, usage: &str) {
+    let journal = stderr_is_journal();
+    let mut out = report_text(journal, Level::Error, error);
+    out.push_str(&stderr_lines(journal, Level::Error, usage, |line| {
+        format!("usage: {line}")
+    }));
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
+}
+
 /// Writes a line of another process's (the network process's, `pid`)
 /// into this process's log, as that process's: `text` must already be
 /// fit for a terminal. Dropped above the level `-v` allows.
@@ -154,17 +232,13 @@ pub fn relay(process: &str, pid: u32, level: Level, text: &str) {
 
 impl VpndLogger {
     fn emit(&self, process: &str, pid: u32, level: Level, text: &str) {
+        let text = without_os_error_codes(text);
         match &self.backend {
             Backend::Stderr => {
-                let tag = match level {
-                    Level::Error => "error: ",
-                    Level::Warn => "warning: ",
-                    _ => "",
-                };
-                // One write per line: lines written from elsewhere must
+                let lines = log_lines(stderr_is_journal(), process, pid, level, &text);
+                // One write per message: lines written from elsewhere must
                 // not run into them.
-                let line = format!("vpnd[{pid}] {process}: {tag}{text}\n");
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+                let _ = std::io::stderr().lock().write_all(lines.as_bytes());
             }
             Backend::Syslog(syslog) => {
                 if let Ok(mut s) = syslog.lock() {
@@ -173,11 +247,25 @@ impl VpndLogger {
             }
             Backend::Parent(pipe) => {
                 if let Ok(mut p) = pipe.lock() {
-                    p.send(std::io::stderr(), level, text);
+                    p.send(std::io::stderr(), level, &text);
                 }
             }
         }
     }
+}
+
+/// A message of `process` (`pid`) as the log on standard error shows it:
+/// `vpnd[PID] PROCESS: ` before each of its lines, `error: ` or
+/// `warning: ` after that for those levels.
+fn log_lines(journal: bool, process: &str, pid: u32, level: Level, text: &str) -> String {
+    let tag = match level {
+        Level::Error => "error: ",
+        Level::Warn => "warning: ",
+        _ => "",
+    };
+    stderr_lines(journal, level, text, |line| {
+        format!("vpnd[{pid}] {process}: {tag}{line}")
+    })
 }
 
 impl Log for VpndLogger {
@@ -207,6 +295,59 @@ mod tests {
         assert_eq!(level_for(1), LevelFilter::Debug);
         assert_eq!(level_for(2), LevelFilter::Trace);
         assert_eq!(level_for(9), LevelFilter::Trace);
+    }
+
+    #[test]
+    fn on_the_journal_every_line_starts_with_its_priority() {
+        let text = "peer moved\nto 198.18.0.9: Connection refused (os error 111)";
+        assert_eq!(
+            log_lines(true, "net", 7, Level::Warn, text),
+            "<4>vpnd[7] net: warning: peer moved\n\
+             <4>vpnd[7] net: warning: to 198.18.0.9: Connection refused\n"
+        );
+        for (level, priority) in [
+            (Level::Error, "<3>"),
+            (Level::Warn, "<4>"),
+            (Level::Info, "<5>"),
+            (Level::Debug, "<6>"),
+            (Level::Trace, "<7>"),
+        ] {
+            let line = log_lines(true, "parent", 1, level, "x");
+            assert!(line.starts_with(priority), "{level}: {line}");
+        }
+        assert_eq!(
+            log_lines(false, "parent", 1, Level::Error, "x"),
+            "vpnd[1] parent: error: x\n"
+        );
+    }
+
+    #[test]
+    fn reports_start_every_line_with_vpnd() {
+        let errors = "/etc/vpnd.conf:2: local_sk: x: bad\n/etc/vpnd.conf:5: bogus: y: unknown";
+        assert_eq!(
+            report_text(false, Level::Error, errors),
+            "vpnd: /etc/vpnd.conf:2: local_sk: x: bad\nvpnd: /etc/vpnd.conf:5: bogus: y: unknown\n"
+        );
+        assert_eq!(
+            report_text(true, Level::Warn, "mode 0644\nchmod 600"),
+            "<4>vpnd: warning: mode 0644\n<4>vpnd: warning: chmod 600\n"
+        );
+        assert_eq!(
+            report_text(
+                false,
+                Level::Error,
+                "x: No such file or directory (os error 2)"
+            ),
+            "vpnd: x: No such file or directory\n"
+        );
+    }
+
+    #[test]
+    fn the_journal_is_the_stream_its_variable_names() {
+        assert!(names_stream(OsStr::new("8:1234"), 8u64, 1234u64));
+        assert!(!names_stream(OsStr::new("8:1234"), 8u64, 1235u64));
+        assert!(!names_stream(OsStr::new("8:1234:"), 8u64, 1234u64));
+        assert!(!names_stream(OsStr::new(""), 0u64, 0u64));
     }
 
     #[test]

@@ -54,6 +54,15 @@ pub enum NonceFileError {
         /// What is wrong with it.
         what: &'static str,
     },
+    /// Its directory does not exist: vpnd creates the file, not the
+    /// directory, whose owner and mode are root's to choose.
+    #[error("{}: cannot write: the directory {} does not exist (create it, root's and writable by root alone)", path.display(), dir.display())]
+    NoDirectory {
+        /// The file.
+        path: PathBuf,
+        /// The directory it would go into.
+        dir: PathBuf,
+    },
     /// It could not be written.
     #[error("{}: cannot write: {source}", path.display())]
     Write {
@@ -86,10 +95,7 @@ fn unsafe_because(path: &Path, meta: &Metadata, what: &'static str) -> NonceFile
 /// as `/tmp` is enough, since nobody else can rename or remove what root
 /// owns in it. `Ok(false)`: the directory does not exist.
 fn check_place(path: &Path) -> Result<bool, NonceFileError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(path);
     let real = match fs::canonicalize(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
@@ -121,6 +127,26 @@ fn check_place(path: &Path) -> Result<bool, NonceFileError> {
         }
     }
     Ok(true)
+}
+
+/// The directory `path` is in.
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// [`check_place`] for a write: a missing directory is an error naming it.
+fn check_place_to_write(path: &Path) -> Result<(), NonceFileError> {
+    if check_place(path)? {
+        Ok(())
+    } else {
+        Err(NonceFileError::NoDirectory {
+            path: path.to_path_buf(),
+            dir: directory_of(path).to_path_buf(),
+        })
+    }
 }
 
 /// The nonce file or its temporary file is a regular file that root
@@ -239,11 +265,7 @@ pub fn write(path: &Path, nonce: &[u8; 24]) -> Result<(), NonceFileError> {
         path: path.to_path_buf(),
         source,
     };
-    if !check_place(path)? {
-        return Err(write_error(std::io::Error::from_raw_os_error(
-            nix::libc::ENOENT,
-        )));
-    }
+    check_place_to_write(path)?;
     let tmp = tmp_path(path);
     let mut f = create_tmp(&tmp)?;
     let result = (|| {
@@ -274,11 +296,7 @@ pub fn check_writable(path: &Path, current: Option<&[u8; 24]>) -> Result<(), Non
         path: path.to_path_buf(),
         source,
     };
-    if !check_place(path)? {
-        return Err(write_error(std::io::Error::from_raw_os_error(
-            nix::libc::ENOENT,
-        )));
-    }
+    check_place_to_write(path)?;
     let tmp = tmp_path(path);
     create_tmp(&tmp)?;
     fs::remove_file(&tmp).map_err(write_error)
@@ -362,7 +380,12 @@ mod tests {
         let e = write(Path::new("/nonexistent/dir/n"), &[0; 24])
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("/nonexistent/dir/n: cannot write: "), "{e}");
+        assert!(
+            e.starts_with(
+                "/nonexistent/dir/n: cannot write: the directory /nonexistent/dir does not exist"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use vpnd_proto::config::{Config, RoleConfig, StatsPrefix};
@@ -32,9 +32,15 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why vpnd could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// A nonce file.
-    #[error("{0}")]
-    NonceFile(#[from] NonceFileError),
+    /// A nonce file, named by its parameter (the operator looks for that
+    /// in the configuration).
+    #[error("{parameter} {error}")]
+    NonceFile {
+        /// `local_nonce_file` or `remote_nonce_file`.
+        parameter: &'static str,
+        /// What is wrong with it.
+        error: NonceFileError,
+    },
     /// The pid file.
     #[error("{0}")]
     PidFile(#[from] PidFileError),
@@ -74,6 +80,16 @@ pub struct Resolved {
     pub peer: Option<SocketAddr>,
 }
 
+/// The value of the nonce file `parameter` names at `path`, once it is
+/// proved writable: a place vpnd cannot write stops the start, rather
+/// than failing every later save.
+fn usable_nonce_file(parameter: &'static str, path: &Path) -> Result<Option<[u8; 24]>, StartError> {
+    let named = |error| StartError::NonceFile { parameter, error };
+    let nonce = nonce_file::read(path).map_err(named)?;
+    nonce_file::check_writable(path, nonce.as_ref()).map_err(named)?;
+    Ok(nonce)
+}
+
 /// Starts everything; on success the network process is running and has
 /// greeted.
 pub fn start(
@@ -88,10 +104,8 @@ pub fn start(
         peer,
     } = resolved;
     let udp_sends = udp_sends()?;
-    let local_nonce = nonce_file::read(&config.local_nonce_file)?;
-    let remote_nonce = nonce_file::read(&config.remote_nonce_file)?;
-    nonce_file::check_writable(&config.local_nonce_file, local_nonce.as_ref())?;
-    nonce_file::check_writable(&config.remote_nonce_file, remote_nonce.as_ref())?;
+    let local_nonce = usable_nonce_file("local_nonce_file", &config.local_nonce_file)?;
+    let remote_nonce = usable_nonce_file("remote_nonce_file", &config.remote_nonce_file)?;
     if let Some(remote) = remote_nonce
         .as_ref()
         .filter(|r| nonce_bounds::beyond_clock(r, vpnd_net::clock::unix_time()))
@@ -322,4 +336,21 @@ fn forwarding_record_dir() -> PathBuf {
         return p.into();
     }
     PathBuf::from(forwarding::RECORD_DIR)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_file_that_cannot_be_written_is_named_by_parameter_and_directory() {
+        let path = Path::new("/nonexistent/db/local_vpnd.nonce");
+        let e = usable_nonce_file("local_nonce_file", path).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "local_nonce_file /nonexistent/db/local_vpnd.nonce: cannot write: \
+             the directory /nonexistent/db does not exist \
+             (create it, root's and writable by root alone)"
+        );
+    }
 }

@@ -157,6 +157,9 @@ fn every_error_of_a_bad_file_with_exit_78() {
         err.contains(&format!("{p}:6: bogus: x: unknown parameter")),
         "{err}"
     );
+    // A list of errors reads as vpnd's, line by line.
+    assert!(err.lines().count() >= 2, "{err}");
+    assert!(err.lines().all(|l| l.starts_with("vpnd: ")), "{err}");
     assert!(out.stdout.is_empty());
 }
 
@@ -165,9 +168,62 @@ fn a_missing_file_is_named_with_exit_66() {
     let out = check(Path::new("/nonexistent/vpnd.conf"), &[]);
     assert_eq!(out.status.code(), Some(66));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err,
+        "vpnd: configuration file /nonexistent/vpnd.conf: cannot read: No such file or directory\n",
+        "the system's own words, without Rust's (os error N)"
+    );
+}
+
+/// Under systemd, standard error is the journal's stream
+/// (`JOURNAL_STREAM` names it): each line starts with its priority, so
+/// that `journalctl -p warning` finds the warnings. With the variable
+/// inherited but standard error elsewhere, no priorities.
+#[test]
+fn on_the_journal_each_line_carries_its_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stream: Option<&str>| {
+        let log = dir.path().join("stderr");
+        let err = std::fs::File::create(&log).unwrap();
+        let meta = err.metadata().unwrap();
+        let own = format!("{}:{}", meta.dev(), meta.ino());
+        let out = Command::new(env!("CARGO_BIN_EXE_vpnd"))
+            .args(args)
+            .env("JOURNAL_STREAM", stream.unwrap_or(&own))
+            .stderr(err)
+            .output()
+            .unwrap();
+        (out.status.code(), std::fs::read_to_string(&log).unwrap())
+    };
+    let text = format!("{GOOD}max_key_age: 5\nbogus: x\n");
+    let bad = file(&dir, "bad.conf", &text, 0o600);
+    let bad = bad.to_str().unwrap();
+    let (code, err) = run(&["-n", "-c", bad], None);
+    assert_eq!(code, Some(78));
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.lines().all(|l| l.starts_with("<3>vpnd: ")), "{err}");
+    let (_, err) = run(&["-n", "-c", bad], Some("1:1"));
+    assert!(err.lines().all(|l| l.starts_with("vpnd: ")), "{err}");
+
+    // A warning: -s on a file others can read.
+    let socket = dir.path().join("stats.sock");
+    let text = format!("{GOOD}stats_path: {}\n", socket.display());
+    let open = file(&dir, "open.conf", &text, 0o644);
+    let (code, err) = run(&["-s", "-c", open.to_str().unwrap()], None);
+    assert_eq!(code, Some(69), "{err}");
+    let mut lines = err.lines();
     assert!(
-        err.contains("/nonexistent/vpnd.conf") && err.contains("No such file"),
+        lines.next().unwrap().starts_with("<4>vpnd: warning: "),
         "{err}"
+    );
+    assert!(lines.all(|l| l.starts_with("<3>vpnd: ")), "{err}");
+
+    let (code, err) = run(&["--bogus"], None);
+    assert_eq!(code, Some(64));
+    assert_eq!(
+        err,
+        "<3>vpnd: unexpected argument '--bogus' found\n<3>usage: vpnd [-fnsVv] [-c file]\n"
     );
 }
 
@@ -322,10 +378,30 @@ fn programs_root_runs_must_be_writable_by_root_alone() {
     );
 }
 
+/// A bad command line: one line saying what is wrong, then the usage
+/// line, as BSD programs write them; exit status 64.
 #[test]
 fn usage_errors_exit_64() {
-    assert_eq!(vpnd(&["--bogus"]).status.code(), Some(64));
-    assert_eq!(vpnd(&["-c"]).status.code(), Some(64));
+    for (args, error) in [
+        (&["--bogus"][..], "unexpected argument '--bogus' found"),
+        (
+            &["-c"][..],
+            "a value is required for '--config <FILE>' but none was supplied",
+        ),
+        (&["-x"][..], "unexpected argument '-x' found"),
+    ] {
+        let out = vpnd(args);
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("vpnd: {error}\nusage: vpnd [-fnsVv] [-c file]\n"),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let help = vpnd(&["-h"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--config"));
 }
 
 /// The sample configurations of `etc/examples/`, keys filled in as their

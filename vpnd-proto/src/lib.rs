@@ -1,4 +1,5 @@
-//! The configuration, the wire format, the sans-IO session and the IPC messages.
+//! The configuration, the wire format, the sans-IO session, the IPC messages,
+//! and how an operating system's error reads to an operator.
 //!
 //! Nothing here touches a socket, a file, a clock or a random source: time
 //! and randomness come in as arguments (`clippy.toml` beside this crate keeps
@@ -7,6 +8,7 @@
 pub mod config;
 pub mod ipc;
 pub mod net;
+pub mod os_error;
 pub mod session;
 mod text;
 pub mod time;

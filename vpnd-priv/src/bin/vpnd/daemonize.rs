@@ -103,11 +103,14 @@ fn wait_for_report(read_end: OwnedFd) -> ! {
     match report.split_first() {
         Some((0, _)) => std::process::exit(0),
         Some((&code, message)) => {
-            eprintln!("vpnd: {}", String::from_utf8_lossy(message));
+            vpnd_net::logging::report(log::Level::Error, &String::from_utf8_lossy(message));
             std::process::exit(i32::from(code))
         }
         None => {
-            eprintln!("vpnd: the daemon ended during start-up; see the system log");
+            vpnd_net::logging::report(
+                log::Level::Error,
+                "the daemon ended during start-up; see the system log",
+            );
             std::process::exit(70)
         }
     }

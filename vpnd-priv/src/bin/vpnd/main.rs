@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use log::Level;
 
 mod cli;
 mod daemonize;
@@ -27,6 +28,7 @@ use vpnd_priv::serve::{self, Ended};
 use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
+use vpnd_proto::os_error::without_os_error_codes;
 
 use crate::cli::Args;
 use crate::daemonize::Readiness;
@@ -52,15 +54,7 @@ mod sysexits {
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
-                _ => ExitCode::from(sysexits::EX_USAGE),
-            };
-        }
+        Err(e) => return bad_command_line(&e),
     };
     if args.net_process {
         // 0-2 and the IPC socket at 3 are ours; the rest came uninvited.
@@ -77,7 +71,7 @@ fn main() -> ExitCode {
     // Before the secret key is read: no core file or debugger of another
     // user sees it, nor anything root holds later.
     if let Err(e) = vpnd_priv::core_dumps::forbid() {
-        eprintln!("vpnd: {e}");
+        logging::report(Level::Error, &e.to_string());
         return ExitCode::from(sysexits::EX_OSERR);
     }
     let config = match loaded(load::load(&args.config)) {
@@ -91,7 +85,7 @@ fn main() -> ExitCode {
         match nonce_report::report(&config) {
             Ok(lines) => print!("{lines}"),
             Err(e) => {
-                eprintln!("vpnd: {e}");
+                logging::report(Level::Error, &e.to_string());
                 return ExitCode::from(nonce_file_exit_code(&e));
             }
         }
@@ -107,12 +101,12 @@ fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
     match load {
         Ok(loaded) => {
             for warning in &loaded.warnings {
-                eprintln!("vpnd: warning: {warning}");
+                logging::report(Level::Warn, warning);
             }
             Ok(loaded.read)
         }
         Err(e) => {
-            eprintln!("vpnd: {e}");
+            logging::report(Level::Error, &e.to_string());
             Err(ExitCode::from(match e {
                 LoadError::Read { .. } => sysexits::EX_NOINPUT,
                 LoadError::Invalid(_) | LoadError::Unsafe(_) => sysexits::EX_CONFIG,
@@ -129,7 +123,7 @@ fn status(stats_path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("vpnd: {e}");
+            logging::report(Level::Error, &e.to_string());
             ExitCode::from(sysexits::EX_UNAVAILABLE)
         }
     }
@@ -171,10 +165,13 @@ fn run(args: &Args, config: Config) -> ExitCode {
     // must not reach the daemon or the network process.
     vpnd_net::inherited::close_from(3);
     if !rustix::process::geteuid().is_root() {
-        eprintln!(
-            "vpnd: must be started as root: it creates {} and starts the network process as {}",
-            config.device,
-            config.user.as_str()
+        logging::report(
+            Level::Error,
+            &format!(
+                "must be started as root: it creates {} and starts the network process as {}",
+                config.device,
+                config.user.as_str()
+            ),
         );
         return ExitCode::from(sysexits::EX_NOPERM);
     }
@@ -184,7 +181,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
         match daemonize::detach() {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("vpnd: {e}");
+                logging::report(Level::Error, &e.to_string());
                 return ExitCode::from(sysexits::EX_OSERR);
             }
         }
@@ -199,7 +196,7 @@ fn run(args: &Args, config: Config) -> ExitCode {
     let signals = match serve::catch_signals() {
         Ok(s) => s,
         Err(e) => {
-            let message = format!("catching signals: {e}");
+            let message = shown(&format!("catching signals: {e}"));
             log::error!("{message}");
             readiness.failed(sysexits::EX_OSERR, &message);
             return ExitCode::from(sysexits::EX_OSERR);
@@ -210,10 +207,10 @@ fn run(args: &Args, config: Config) -> ExitCode {
         verbose: args.verbose,
     };
     let started = preflight::check(&config)
-        .map_err(|e| (preflight_exit_code(&e), e.to_string()))
+        .map_err(|e| (preflight_exit_code(&e), shown(&e)))
         .and_then(|resolved| {
             startup::start(config, resolved, child_logging)
-                .map_err(|e| (start_exit_code(&e), e.to_string()))
+                .map_err(|e| (start_exit_code(&e), shown(&e)))
         });
     let parent = match started {
         Ok(p) => p,
@@ -246,6 +243,31 @@ fn run(args: &Args, config: Config) -> ExitCode {
     }
 }
 
+/// An error as the operator reads it, here and in the service manager's
+/// status: operating systems' errors in the system's words.
+fn shown(e: &dyn std::fmt::Display) -> String {
+    without_os_error_codes(&e.to_string()).into_owned()
+}
+
+/// The synopsis of vpnd(8), for the usage line.
+const USAGE: &str = "vpnd [-fnsVv] [-c file]";
+
+/// `-h` and `-V` print and succeed; anything else wrong with the command
+/// line is said in one line, BSD's way, with the usage line after it
+/// (clap's own message first line, without its "error: ", tips and help
+/// pointer).
+fn bad_command_line(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let rendered = e.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    logging::report_usage(first.strip_prefix("error: ").unwrap_or(first), USAGE);
+    ExitCode::from(sysexits::EX_USAGE)
+}
+
 fn preflight_exit_code(e: &PreflightError) -> u8 {
     use sysexits::*;
     match e {
@@ -261,7 +283,7 @@ fn preflight_exit_code(e: &PreflightError) -> u8 {
 fn nonce_file_exit_code(e: &NonceFileError) -> u8 {
     use sysexits::*;
     match e {
-        NonceFileError::Write { .. } => EX_CANTCREAT,
+        NonceFileError::Write { .. } | NonceFileError::NoDirectory { .. } => EX_CANTCREAT,
         NonceFileError::Unsafe { .. } => EX_CONFIG,
         NonceFileError::Read { .. }
         | NonceFileError::Length { .. }
@@ -272,7 +294,7 @@ fn nonce_file_exit_code(e: &NonceFileError) -> u8 {
 fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
-        StartError::NonceFile(e) => nonce_file_exit_code(e),
+        StartError::NonceFile { error, .. } => nonce_file_exit_code(error),
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
