@@ -265,3 +265,46 @@ fn down_script_runs_from_the_panic_hook() {
     assert_eq!(words(&rec_a), ["up", "down"], "{}", da.log_text());
     assert_eq!(a[0].1, a[1].1);
 }
+
+#[test]
+fn vpnd_n_refuses_a_script_missing_not_executable_or_writable_by_others() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("hookc", "");
+    let conf = std::fs::read_to_string(&pair.a.conf).unwrap();
+    let check = |script: &Path| {
+        write_private(
+            &pair.a.conf,
+            &format!("{conf}down_script: {}\n", script.display()),
+        );
+        let out = std::process::Command::new(vpnd_tests::binary("vpnd"))
+            .args(["-n", "-c"])
+            .arg(&pair.a.conf)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let script = pair.dir.join("down");
+    let (code, stderr) = check(&script);
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(
+        stderr.contains(&format!("down_script {}: ", script.display())),
+        "{stderr}"
+    );
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, stderr) = check(&script);
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("not an executable file"), "{stderr}");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let (code, stderr) = check(&script);
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("writable by group or others"), "{stderr}");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, stderr) = check(&script);
+    assert_eq!(code, Some(0), "{stderr}");
+}
