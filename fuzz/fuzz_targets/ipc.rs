@@ -124,6 +124,7 @@ fn facts(choice: u8) -> Facts {
         outer: "198.18.0.1/24".parse().ok(),
         nonce_reset_incr: 16,
         start_unix_time: 1_700_000_000,
+        scripts: choice & 16 != 0,
     }
 }
 

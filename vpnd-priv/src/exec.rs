@@ -82,6 +82,7 @@ pub fn run_within(argv: &Argv, limit: Duration) -> Result<(), ExecError> {
         .args(&argv.args)
         .env_clear()
         .env("PATH", SAFE_PATH)
+        .envs(argv.env.iter().map(|(name, value)| (name, value)))
         .stdin(if argv.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -279,6 +280,7 @@ fn sysctl_set(name: &str, value: &str) -> Argv {
         program: PathBuf::from("/sbin/sysctl"),
         args: vec!["-w".to_owned(), format!("{name}={value}")],
         stdin: None,
+        env: Vec::new(),
     }
 }
 
@@ -402,6 +404,16 @@ impl<P: Platform> Executor<P> {
         Ok(())
     }
 
+    /// Makes `change` and records it whether or not that succeeded, so
+    /// that its undo runs all the same: an `up_script` that failed halfway
+    /// may have left what its `down_script` takes back.
+    pub fn apply_kept(&mut self, change: &Change, scope: Scope) -> Result<(), ExecError> {
+        let made = self.make(change);
+        self.ledger.record(change.clone(), scope);
+        self.publish(&[]);
+        made
+    }
+
     /// Undoes `entries` in the order given; every one is tried, the errors
     /// are returned.
     pub fn undo(&mut self, entries: &[Entry]) -> Vec<ExecError> {
@@ -432,7 +444,11 @@ impl<P: Platform> Executor<P> {
 /// run is not an executable file (a clear error at start rather than at
 /// the first network change).
 pub fn check_programs(platform: &impl Platform, tools: &Tools) -> Result<(), ExecError> {
-    for (parameter, path) in platform.configured_programs(tools) {
+    for (parameter, path) in platform
+        .configured_programs(tools)
+        .into_iter()
+        .chain(tools.scripts())
+    {
         if !is_executable(path) {
             return Err(ExecError::Spawn {
                 command: path.display().to_string(),

@@ -50,6 +50,7 @@ use vpnd_proto::ipc::{
 use vpnd_proto::net::Prefix;
 use vpnd_proto::wire::{Outside, Pushed};
 
+use crate::hooks::HookEnv;
 use crate::netconf::{Change, Family};
 use crate::nonce_bounds;
 
@@ -85,6 +86,9 @@ pub struct Facts {
     /// when the session began (serve.rs looks again at each `NetworkUp`:
     /// a roaming host changes networks); `None` when unknown.
     pub outer: Option<Prefix>,
+    /// `up_script` or `down_script` is configured: every session's plan
+    /// ends with [`Change::Scripts`].
+    pub scripts: bool,
 }
 
 /// `NetworkUp`s granted at once (see the module's documentation for why
@@ -611,8 +615,32 @@ fn forwarding_for(prefixes: &[&vpnd_proto::net::Prefix]) -> Vec<Change> {
 }
 
 /// The changes a `NetworkUp` makes in `facts.role`, all from the
-/// parent's own configuration but, for role host, the pushed values.
+/// parent's own configuration but, for role host, the pushed values; and
+/// last, when configured, the session's scripts, told the values the
+/// rest of the plan applies.
 fn network_plan(
+    facts: &Facts,
+    peer: &SocketAddr,
+    pushed: Option<&Pushed>,
+) -> Result<Vec<Change>, Denied> {
+    let mut plan = network_changes(facts, peer, pushed)?;
+    if facts.scripts {
+        // `pushed` passed the checks of `network_changes` (a host's) or
+        // is none (any other role's are refused there).
+        let mtu = mtu_for(peer, facts.mtu);
+        let peer = unicast_peer(peer).ok().map(|()| peer);
+        plan.push(Change::Scripts(HookEnv::for_session(
+            &facts.role,
+            peer,
+            mtu,
+            pushed,
+        )));
+    }
+    Ok(plan)
+}
+
+/// The network changes of [`network_plan`].
+fn network_changes(
     facts: &Facts,
     peer: &SocketAddr,
     pushed: Option<&Pushed>,
@@ -743,6 +771,7 @@ mod tests {
             start_unix_time: START,
             gateway,
             outer: Some("198.18.0.1/24".parse().unwrap()),
+            scripts: false,
         }
     }
 
@@ -1219,6 +1248,75 @@ mod tests {
         let mut c = conv(true, false, Some(1), None);
         c.writes(slot).waiting = true;
         c
+    }
+
+    /// The plan a `NetworkUp` from `peer` with `pushed` gets under
+    /// `facts` with scripts configured, if it is granted.
+    fn scripted_plan(facts: Facts, peer: &str, pushed: Option<Pushed>) -> Option<Vec<Change>> {
+        let facts = Facts {
+            scripts: true,
+            ..facts
+        };
+        match admit(
+            &up(peer, pushed),
+            &facts,
+            &conv(true, false, None, None),
+            Duration::ZERO,
+        ) {
+            Verdict::Apply {
+                action: Action::Configure(plan),
+                ..
+            } => Some(plan),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_scripts_come_last_and_are_told_only_what_the_plan_applies() {
+        let host = facts(Role::Host, None);
+        let p = pushed("198.19.1.0/24");
+        let plan = scripted_plan(host.clone(), V4_PEER, p.clone()).unwrap();
+        let expected = HookEnv::for_session(
+            &host.role,
+            Some(&V4_PEER.parse().unwrap()),
+            MTU_IPV4_PEER,
+            p.as_ref(),
+        );
+        assert_eq!(plan.last(), Some(&Change::Scripts(expected)), "{plan:?}");
+        assert_eq!(
+            plan.iter()
+                .filter(|c| matches!(c, Change::Scripts(_)))
+                .count(),
+            1
+        );
+        // A refused push configures nothing, scripts included.
+        assert_eq!(
+            scripted_plan(host.clone(), V4_PEER, pushed("0.0.0.0/1")),
+            None
+        );
+        // A peer that is no host's address is not told.
+        let plan = scripted_plan(facts(Role::NetGw, Some(1400)), "0.0.0.0:4706", None).unwrap();
+        let role = facts(Role::NetGw, None).role;
+        assert_eq!(
+            plan.last(),
+            Some(&Change::Scripts(HookEnv::for_session(
+                &role, None, 1400, None
+            )))
+        );
+        // Without scripts, none.
+        let Verdict::Apply {
+            action: Action::Configure(plan),
+            ..
+        } = admit(
+            &up(V4_PEER, None),
+            &facts(Role::NetGw, None),
+            &conv(true, false, None, None),
+            Duration::ZERO,
+        )
+        else {
+            panic!("not granted");
+        };
+        assert!(!plan.iter().any(|c| matches!(c, Change::Scripts(_))));
     }
 
     #[test]

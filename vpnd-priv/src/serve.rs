@@ -121,6 +121,9 @@ pub struct Parent<P: Platform> {
     held_writes: Vec<HeldWrite>,
     /// Requests refused since the start (policy and budgets).
     refused: u64,
+    /// `up_script_required`: a failing `up_script` rolls the session's
+    /// network back.
+    up_script_required: bool,
 }
 
 /// A nonce write granted for a later time.
@@ -227,6 +230,7 @@ impl<P: Platform> Parent<P> {
                 start_unix_time,
                 gateway,
                 outer: None,
+                scripts: config.up_script.is_some() || config.down_script.is_some(),
             },
             conversation: Conversation::new(local_nonce, remote_nonce),
             nonce_paths: NoncePaths {
@@ -245,6 +249,7 @@ impl<P: Platform> Parent<P> {
             started: Instant::now(),
             held_writes: Vec::new(),
             refused: 0,
+            up_script_required: config.up_script_required,
         }
     }
 
@@ -626,12 +631,16 @@ impl<P: Platform> Parent<P> {
     /// Applies a session's changes in two units, each rolled back whole if
     /// one of its commands fails: the network (MTU, forwarding, address,
     /// routes), then the resolver. A failing `resolvconf` costs only the
-    /// DNS settings: the tunnel and its routes keep working. Returns the
-    /// network unit's error when it was rolled back.
+    /// DNS settings: the tunnel and its routes keep working. Then the
+    /// session's scripts ([`Parent::run_up_script`]). Returns the error
+    /// when the network was rolled back.
     fn configure(&mut self, changes: &[Change]) -> Option<String> {
-        let (resolver, network): (Vec<Change>, Vec<Change>) = changes
+        let (scripts, changes): (Vec<Change>, Vec<Change>) = changes
             .iter()
             .cloned()
+            .partition(|c| matches!(c, Change::Scripts(_)));
+        let (resolver, network): (Vec<Change>, Vec<Change>) = changes
+            .into_iter()
             .partition(|c| matches!(c, Change::Resolver { .. }));
         if let Err(e) = self.cleanup.executor.apply(&network, Scope::Session) {
             log::error!("configuring the network: {e}; rolled back");
@@ -645,7 +654,31 @@ impl<P: Platform> Parent<P> {
             );
         }
         log::info!("network configured for the session");
-        None
+        scripts.iter().find_map(|s| self.run_up_script(s))
+    }
+
+    /// Runs the session's `up_script` (`scripts`, once the network is
+    /// configured). A failure is logged and the session keeps its network,
+    /// and its `down_script` runs at the end all the same (the script may
+    /// have done half its work); with `up_script_required` the session's
+    /// network is rolled back instead, no `down_script` runs for it, and
+    /// the error is returned.
+    fn run_up_script(&mut self, scripts: &Change) -> Option<String> {
+        let executor = &mut self.cleanup.executor;
+        if !self.up_script_required {
+            if let Err(e) = executor.apply_kept(scripts, Scope::Session) {
+                log::error!("up_script: {e}; the session keeps its network");
+            }
+            return None;
+        }
+        let e = executor
+            .apply(std::slice::from_ref(scripts), Scope::Session)
+            .err()?;
+        for undo in executor.undo_session() {
+            log::error!("unconfiguring the network: {undo}");
+        }
+        log::error!("up_script: {e}; up_script_required: the session's network is rolled back");
+        Some(e.to_string())
     }
 
     /// Sends the answer `reply` calls for, if any, on how carrying out

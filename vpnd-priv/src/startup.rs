@@ -135,6 +135,8 @@ pub fn start(
     let tools = Tools {
         ip: config.ip_path.clone(),
         resolvconf,
+        up_script: config.up_script.clone(),
+        down_script: config.down_script.clone(),
     };
     crate::exec::check_programs(&netconf::platform(), &tools)?;
     let executor = Executor {

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use vpnd_priv::exec::{ExecError, Executor, Sysctls, run, run_within};
 use vpnd_priv::forwarding::SharedForwarding;
+use vpnd_priv::hooks::HookEnv;
 use vpnd_priv::ledger::{Ledger, Scope};
 use vpnd_priv::netconf::{Argv, Change, Family, Linux, Tools};
+use vpnd_proto::config::{Remote, RoleConfig};
 
 /// A directory with the stubs, their log and a fake `/proc/sys`, removed
 /// when dropped.
@@ -67,6 +69,8 @@ impl Scratch {
             tools: Tools {
                 ip: self.stub("ip", fail_on),
                 resolvconf: self.stub("resolvconf", fail_on),
+                up_script: None,
+                down_script: None,
             },
             sysctls: Sysctls {
                 root: self.0.path().to_path_buf(),
@@ -185,6 +189,7 @@ fn a_missing_program_is_named() {
         program: PathBuf::from("/nonexistent/ip"),
         args: vec!["link".into()],
         stdin: None,
+        env: Vec::new(),
     })
     .unwrap_err();
     let shown = err.to_string();
@@ -196,6 +201,77 @@ fn a_missing_program_is_named() {
         "/nonexistent/ip"
     )));
     assert!(vpnd_priv::exec::is_executable(Path::new("/bin/sh")));
+}
+
+/// A hook script `name` in `s` that logs `name $1` and the `VPND_*`
+/// variables it got, and exits with `status`.
+fn hook(s: &Scratch, name: &str, status: u8) -> PathBuf {
+    let path = s.join(name);
+    let script = format!(
+        "#!/bin/sh\necho \"{name} $* $(env | grep ^VPND_ | sort | tr '\\n' ' ')\" >> {log}\nexit {status}\n",
+        log = s.join("calls.log").display()
+    );
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn scripts() -> Change {
+    let role = RoleConfig::NetGw {
+        remote: Remote {
+            host: "198.18.0.2".parse().unwrap(),
+            port: 4706,
+        },
+        remote_network: Some("198.19.1.0/24".parse().unwrap()),
+    };
+    let peer = "198.18.0.2:4706".parse().unwrap();
+    Change::Scripts(HookEnv::for_session(&role, Some(&peer), 1431, None))
+}
+
+const TOLD: &str = "VPND_DEVICE=vpn0 VPND_MTU=1431 VPND_PEER=198.18.0.2 VPND_PEER_PORT=4706 \
+                    VPND_REMOTE_NETWORK=198.19.1.0/24 VPND_ROLE=net-gw ";
+
+#[test]
+fn up_script_runs_after_the_network_and_down_script_before_its_undoing() {
+    let s = Scratch::new();
+    let mut ex = s.executor("never");
+    ex.tools.up_script = Some(hook(&s, "up", 0));
+    ex.tools.down_script = Some(hook(&s, "down", 0));
+    let route = Change::Route("198.19.1.0/24".parse().unwrap());
+    ex.apply(&[route, scripts()], Scope::Session).unwrap();
+    assert!(ex.undo_session().is_empty());
+    assert_eq!(
+        s.calls(),
+        [
+            "ip route add 198.19.1.0/24 dev vpn0".to_owned(),
+            format!("up up {TOLD}"),
+            format!("down down {TOLD}"),
+            "ip route del 198.19.1.0/24 dev vpn0".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_failed_up_script_kept_still_gets_its_down_script() {
+    let s = Scratch::new();
+    let mut ex = s.executor("never");
+    ex.tools.up_script = Some(hook(&s, "up", 3));
+    ex.tools.down_script = Some(hook(&s, "down", 0));
+    let e = ex.apply_kept(&scripts(), Scope::Session).unwrap_err();
+    assert!(e.to_string().contains("/up up: exit status: 3"), "{e}");
+    assert!(ex.undo_all().is_empty());
+    assert_eq!(
+        s.calls(),
+        [format!("up up {TOLD}"), format!("down down {TOLD}")]
+    );
+    // Applied the ordinary way, a failure records nothing to undo.
+    let s = Scratch::new();
+    let mut ex = s.executor("never");
+    ex.tools.up_script = Some(hook(&s, "up", 3));
+    ex.tools.down_script = Some(hook(&s, "down", 0));
+    assert!(ex.apply(&[scripts()], Scope::Session).is_err());
+    assert!(ex.undo_all().is_empty());
+    assert_eq!(s.calls(), [format!("up up {TOLD}")]);
 }
 
 #[test]
@@ -217,6 +293,7 @@ fn commands_get_no_shell_and_no_environment() {
         program: probe,
         args: vec!["a;rm -rf /tmp/x $(id)".into()],
         stdin: None,
+        env: Vec::new(),
     };
     run(&argv).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
@@ -251,6 +328,7 @@ echo $! > {}
         program: script,
         args: vec![],
         stdin: None,
+        env: Vec::new(),
     };
     (argv, pid_file)
 }

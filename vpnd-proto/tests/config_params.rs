@@ -191,6 +191,38 @@ fn names_paths_and_addresses() {
 }
 
 #[test]
+fn hook_scripts_are_absolute_paths_and_required_needs_an_up_script() {
+    let c = ok(&base("host"));
+    assert_eq!(
+        (c.up_script, c.down_script, c.up_script_required),
+        (None, None, false)
+    );
+    for role in ["net-gw", "host-gw", "host"] {
+        let c = with(role, "up_script", "/etc/vpnd/up");
+        assert_eq!(c.up_script.as_deref(), Some(Path::new("/etc/vpnd/up")));
+        let c = with(role, "down_script", "/etc/vpnd/down");
+        assert_eq!(c.down_script.as_deref(), Some(Path::new("/etc/vpnd/down")));
+    }
+    rejects("net-gw", "up_script", "up.sh");
+    rejects("net-gw", "down_script", "./down.sh");
+    rejects("net-gw", "up_script_required", "true");
+    let c = ok(&format!(
+        "{}up_script: /etc/vpnd/up\nup_script_required: yes\n",
+        base("net-gw")
+    ));
+    assert!(c.up_script_required);
+    assert!(!with("net-gw", "up_script_required", "no").up_script_required);
+    // Without a script to require, "yes" is a mistake, named as one.
+    rejects("net-gw", "up_script_required", "yes");
+    let e = err(&format!("{}up_script_required: yes\n", base("net-gw")));
+    assert!(
+        e.to_string()
+            .ends_with("up_script_required: yes: requires up_script"),
+        "{e}"
+    );
+}
+
+#[test]
 fn host_gw_values() {
     let c = ok(&format!(
         "{}resolv_addr: 198.19.1.53\nresolv_domain: vpnd.test\n",
@@ -360,7 +392,8 @@ fn full(role: &str) -> String {
          ip_path: /usr/sbin/ip\nmax_key_age: 30\nmax_key_packets: 5000\n\
          local_nonce_file: /var/lib/vpnd/l.nonce\nremote_nonce_file: /var/lib/vpnd/r.nonce\n\
          nonce_reset_incr: 16\nuser: vpnd\nchroot_dir: /var/lib/vpnd/empty\n\
-         stats_path: /run/vpnd/stats.sock\nstats_group: monitor\npid_file: /run/vpnd/vpnd.pid\nmtu: 1400\n"
+         stats_path: /run/vpnd/stats.sock\nstats_group: monitor\npid_file: /run/vpnd/vpnd.pid\nmtu: 1400\n\
+         up_script: /etc/vpnd/up\ndown_script: /etc/vpnd/down\nup_script_required: yes\n"
     );
     let extra = match role {
         "net-gw" => "remote_host: 2001:2::2\nremote_port: 4800\nremote_network: 2001:2:0:2::/64\n",

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use vpnd_proto::net::{IfName, Prefix, ResolvDomain};
 
+use crate::hooks::{self, HookEnv};
+
 pub use bsd::Bsd;
 pub use linux::Linux;
 
@@ -53,6 +55,11 @@ pub enum Change {
         /// The `search` line.
         search: Option<ResolvDomain>,
     },
+    /// The session's scripts: `up_script` makes it, `down_script` undoes
+    /// it, each with this environment. Last in a session's plan, so that
+    /// `up_script` sees the network configured and `down_script`, undone
+    /// first, still sees it.
+    Scripts(HookEnv),
 }
 
 /// A program and its arguments, and what goes to its standard input.
@@ -64,6 +71,8 @@ pub struct Argv {
     pub args: Vec<String>,
     /// Standard input (resolvconf's record).
     pub stdin: Option<String>,
+    /// Environment variables besides `PATH` (a script's `VPND_*`).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Argv {
@@ -72,6 +81,7 @@ impl Argv {
             program: program.into(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             stdin: None,
+            env: Vec::new(),
         }
     }
 }
@@ -109,6 +119,24 @@ pub struct Tools {
     pub ip: PathBuf,
     /// `resolvconf`, on every platform.
     pub resolvconf: PathBuf,
+    /// `up_script`.
+    pub up_script: Option<PathBuf>,
+    /// `down_script`.
+    pub down_script: Option<PathBuf>,
+}
+
+impl Tools {
+    /// The scripts configured, each with its parameter: checked at start
+    /// like the programs of [`Platform::configured_programs`].
+    pub fn scripts(&self) -> Vec<(&'static str, &Path)> {
+        [
+            ("up_script", self.up_script.as_deref()),
+            ("down_script", self.down_script.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(parameter, path)| Some((parameter, path?)))
+        .collect()
+    }
 }
 
 /// Which way a primitive goes.
@@ -155,6 +183,9 @@ pub fn apply(p: &impl Platform, tools: &Tools, device: &IfName, change: &Change)
             argv.stdin = Some(resolver_text(nameserver, search.as_ref()));
             Step::Run(argv)
         }
+        Change::Scripts(env) => {
+            return script(tools.up_script.as_deref(), Direction::Apply, env, device);
+        }
     };
     vec![step]
 }
@@ -182,8 +213,24 @@ pub fn undo(
             &tools.resolvconf,
             &["-d", &resolver_record(device)],
         )),
+        Change::Scripts(env) => {
+            return script(tools.down_script.as_deref(), Direction::Undo, env, device);
+        }
     };
     vec![step]
+}
+
+/// The step that runs `script`, if one is configured.
+fn script(
+    script: Option<&Path>,
+    direction: Direction,
+    env: &HookEnv,
+    device: &IfName,
+) -> Vec<Step> {
+    script
+        .map(|s| Step::Run(hooks::argv(s, direction, env, device)))
+        .into_iter()
+        .collect()
 }
 
 /// The resolvconf record name: the tun's name with openresolv's protocol
@@ -261,6 +308,8 @@ mod tests {
         Tools {
             ip: PathBuf::from("/sbin/ip"),
             resolvconf: PathBuf::from("/sbin/resolvconf"),
+            up_script: None,
+            down_script: None,
         }
     }
 
@@ -323,6 +372,55 @@ mod tests {
         assert_eq!(
             lines(&undo(&Bsd::default(), &t, &dev, &f4, Some("0"))),
             ["net.inet.ip.forwarding=0"]
+        );
+    }
+
+    #[test]
+    fn scripts_run_on_apply_and_undo_only_when_configured() {
+        let dev: IfName = "tun3".parse().unwrap();
+        let role = vpnd_proto::config::RoleConfig::NetGw {
+            remote: vpnd_proto::config::Remote {
+                host: "198.18.0.2".parse().unwrap(),
+                port: 4706,
+            },
+            remote_network: None,
+        };
+        let change = Change::Scripts(HookEnv::for_session(&role, None, 1431, None));
+        let none = tools();
+        assert!(apply(&Linux, &none, &dev, &change).is_empty());
+        assert!(undo(&Linux, &none, &dev, &change, None).is_empty());
+        assert!(none.scripts().is_empty());
+        let both = Tools {
+            up_script: Some("/etc/vpnd/up".into()),
+            down_script: Some("/etc/vpnd/down".into()),
+            ..tools()
+        };
+        for (applied, undone) in [
+            (
+                apply(&Linux, &both, &dev, &change),
+                undo(&Linux, &both, &dev, &change, None),
+            ),
+            (
+                apply(&Bsd::default(), &both, &dev, &change),
+                undo(&Bsd::default(), &both, &dev, &change, None),
+            ),
+        ] {
+            assert_eq!(lines(&applied), ["/etc/vpnd/up up"]);
+            assert_eq!(lines(&undone), ["/etc/vpnd/down down"]);
+        }
+        let [Step::Run(argv)] = &apply(&Linux, &both, &dev, &change)[..] else {
+            panic!()
+        };
+        assert!(
+            argv.env.contains(&("VPND_DEVICE", "tun3".to_owned())),
+            "{argv:?}"
+        );
+        assert_eq!(
+            both.scripts(),
+            [
+                ("up_script", Path::new("/etc/vpnd/up")),
+                ("down_script", Path::new("/etc/vpnd/down"))
+            ]
         );
     }
 

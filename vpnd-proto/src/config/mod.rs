@@ -160,6 +160,15 @@ pub struct Config {
     pub pid_file: PathBuf,
     /// `mtu`: `None` means from the peer's address family.
     pub mtu: Option<u16>,
+    /// `up_script`: run by the parent once a session's network is
+    /// configured.
+    pub up_script: Option<PathBuf>,
+    /// `down_script`: run by the parent before a session's network is
+    /// undone.
+    pub down_script: Option<PathBuf>,
+    /// `up_script_required`: a failing `up_script` rolls the session's
+    /// network back instead of being logged only.
+    pub up_script_required: bool,
 }
 
 impl Config {

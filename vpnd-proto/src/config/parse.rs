@@ -15,7 +15,7 @@ use crate::net::{IfName, Prefix, ResolvDomain};
 
 /// Every parameter, in the order the printer writes them (vpnd.conf(5)
 /// documents each; a test holds the two together).
-pub const PARAMS: [&str; 28] = [
+pub const PARAMS: [&str; 31] = [
     "role",
     "device",
     "stats_prefix",
@@ -33,6 +33,9 @@ pub const PARAMS: [&str; 28] = [
     "min_pushed_prefix_v4",
     "min_pushed_prefix_v6",
     "ip_path",
+    "up_script",
+    "down_script",
+    "up_script_required",
     "max_key_age",
     "max_key_packets",
     "local_nonce_file",
@@ -266,6 +269,9 @@ impl<'a> Parser<'a> {
         let stats_prefix = self.get("stats_prefix", text);
         let local_port = self.or("local_port", 4706, port);
         let ip_path = self.or("ip_path", PathBuf::from(defaults::IP_PATH), path);
+        let up_script = self.get("up_script", path);
+        let down_script = self.get("down_script", path);
+        let up_script_required = self.or("up_script_required", false, yes_no);
         let max_key_age = self.or("max_key_age", 60, |v| number(v, 30, 3600));
         let max_key_packets = self.or("max_key_packets", 100_000, |v| number(v, 5000, 10_000_000));
         let nonce_reset_incr = self.or("nonce_reset_incr", 10_000, |v| number(v, 16, 20_000));
@@ -293,6 +299,22 @@ impl<'a> Parser<'a> {
             (true, None) => return None,
             (_, mtu) => mtu,
         };
+        let up_script_required = up_script_required?;
+        if up_script_required && !self.entries.contains_key("up_script") {
+            let line = self.entries.get("up_script_required").map(|e| e.line);
+            self.error(
+                line,
+                Some("up_script_required"),
+                Some("yes"),
+                "requires up_script".into(),
+            );
+            return None;
+        }
+        if (self.entries.contains_key("up_script") && up_script.is_none())
+            || (self.entries.contains_key("down_script") && down_script.is_none())
+        {
+            return None;
+        }
         Some(Config {
             role: role_config?,
             device: device?,
@@ -312,6 +334,9 @@ impl<'a> Parser<'a> {
             stats_group,
             pid_file: pid_file?,
             mtu,
+            up_script,
+            down_script,
+            up_script_required,
         })
     }
 
@@ -416,6 +441,15 @@ fn number(v: &str, min: u32, max: u32) -> Result<u32, String> {
 /// A prefix length from 1 (a /0 is never pushed) to `max`.
 fn prefix_length(v: &str, max: u8) -> Result<u8, String> {
     number(v, 1, u32::from(max)).map(|n| n as u8)
+}
+
+/// `yes` or `no`.
+fn yes_no(v: &str) -> Result<bool, String> {
+    match v {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("must be yes or no".into()),
+    }
 }
 
 fn port(v: &str) -> Result<u16, String> {

@@ -70,6 +70,14 @@ impl Config {
             }
         }
         put("ip_path", &self.ip_path.display());
+        if let Some(p) = &self.up_script {
+            put("up_script", &p.display());
+        }
+        if let Some(p) = &self.down_script {
+            put("down_script", &p.display());
+        }
+        let required = if self.up_script_required { "yes" } else { "no" };
+        put("up_script_required", &required);
         put("max_key_age", &self.max_key_age);
         put("max_key_packets", &self.max_key_packets);
         put("local_nonce_file", &self.local_nonce_file.display());

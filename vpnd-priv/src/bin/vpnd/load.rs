@@ -70,6 +70,11 @@ pub fn load(path: &Path) -> Result<Loaded<Config>, LoadError> {
     let unsafe_programs: Vec<String> = programs(&loaded.read)
         .iter()
         .filter_map(|(parameter, program)| check_program(parameter, program))
+        .chain(
+            scripts(&loaded.read)
+                .iter()
+                .filter_map(|(parameter, script)| check_script(parameter, script)),
+        )
         .collect();
     if !unsafe_programs.is_empty() {
         return Err(LoadError::Unsafe(unsafe_programs));
@@ -84,6 +89,8 @@ fn programs(config: &Config) -> Vec<(&'static str, PathBuf)> {
     let tools = Tools {
         ip: config.ip_path.clone(),
         resolvconf: PathBuf::from(config::defaults::RESOLVCONF_PATH),
+        up_script: None,
+        down_script: None,
     };
     let mut programs: Vec<(&'static str, PathBuf)> = netconf::platform()
         .configured_programs(&tools)
@@ -111,6 +118,34 @@ fn check_program(parameter: &str, program: &Path) -> Option<String> {
             program.display()
         )),
     }
+}
+
+/// The scripts the configuration names for root to run, each with its
+/// parameter.
+fn scripts(config: &Config) -> Vec<(&'static str, PathBuf)> {
+    [
+        ("up_script", &config.up_script),
+        ("down_script", &config.down_script),
+    ]
+    .into_iter()
+    .filter_map(|(parameter, path)| Some((parameter, path.clone()?)))
+    .collect()
+}
+
+/// What makes `script` unsafe for root to run, or unusable: judged as a
+/// program is, and unlike one, a missing or non-executable script is
+/// refused here, so that `vpnd -n` catches it (nothing else would run in
+/// its place).
+fn check_script(parameter: &str, script: &Path) -> Option<String> {
+    let flaw = match safe_path::check_program(script) {
+        Ok(()) if vpnd_priv::exec::is_executable(script) => return None,
+        Ok(()) => "not an executable file".to_owned(),
+        Err(flaw) if flaw.is_missing() => flaw.to_string(),
+        Err(flaw) => format!(
+            "{flaw}: root runs this program, so it and every directory above it must be root's and writable by root alone"
+        ),
+    };
+    Some(format!("{parameter} {}: {flaw}", script.display()))
 }
 
 /// The platform's rule for the tun's name (NetBSD: `tunN` only), reported
