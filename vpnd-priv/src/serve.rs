@@ -5,8 +5,8 @@
 //! every refusal and tell the network process the count (its
 //! `refused_requests`); turn signals into messages; look the peer's name
 //! up again when asked or on SIGHUP (peer_name.rs) and pass a new address
-//! on; relay the network process's log lines; when the network process ends, undo every change
-//! and report how it ended.
+//! on; relay the network process's log lines; when the network process
+//! ends, undo every change and report how it ended.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -607,12 +607,12 @@ impl<P: Platform> Parent<P> {
         let found = match outcome {
             Outcome::Answered(Ok(found)) => found,
             Outcome::Answered(Err(e)) => {
-                log::warn!("remote_host {name}: {e}; still sending to {was}");
+                log::warn!("remote_host {name}: {e}; keeping {was}");
                 return;
             }
             Outcome::TimedOut => {
                 log::warn!(
-                    "remote_host {name}: no answer from the resolver within {} s; still sending to {was}",
+                    "remote_host {name}: no answer from the resolver within {} s; keeping {was}",
                     peer_name::LOOKUP_DEADLINE.as_secs()
                 );
                 return;
