@@ -513,13 +513,25 @@ fn a_stalled_parent_stops_no_loop_and_no_nonce_passes_the_confirmed_point() {
 /// cannot reach the loop by itself (its own peer address is wrong).
 #[test]
 fn a_loop_asks_for_its_peers_address_when_the_peer_dies_and_follows_the_answer() {
+    follow_the_peer_address(UdpSends::Addressed);
+}
+
+/// Where sends leave by connected sockets, the new address gets its own
+/// (the loop asks for it when it first sends there).
+#[test]
+fn a_loop_sending_by_connected_sockets_follows_the_answer_too() {
+    follow_the_peer_address(UdpSends::Connected);
+}
+
+/// A's sends leave as `a_sends` says.
+fn follow_the_peer_address(a_sends: UdpSends) {
     let a_pair = KeyPair::from_secret(SecretKey::from_bytes([0x66; 32]));
     let b_pair = KeyPair::from_secret(SecretKey::from_bytes([0x77; 32]));
     let ka = SharedKey::precompute(&b_pair.public, &a_pair.secret).unwrap();
     let kb = SharedKey::precompute(&a_pair.public, &b_pair.secret).unwrap();
-    let (udp_a, port_a) = udp(false);
+    let (udp_a, port_a) = shared_udp(false, a_sends == UdpSends::Connected);
     let (udp_b, port_b) = udp(false);
-    let a = start(ka, port_b, udp_a, 6, None, UdpSends::Addressed);
+    let a = start(ka, port_b, udp_a, 6, None, a_sends);
     let b = start(kb.clone(), port_a, udp_b, 7, None, UdpSends::Addressed);
     let up = |r: &ToParent| matches!(r, ToParent::NetworkUp { .. });
     wait_for(&a, up);
@@ -551,7 +563,16 @@ fn a_loop_asks_for_its_peers_address_when_the_peer_dies_and_follows_the_answer()
     a.parent
         .send(&ipc::encode(&ToChild::PeerAddress { peer }).unwrap(), &[])
         .unwrap();
-    wait_for(&a, up);
+    let seen = wait_for(&a, up);
+    let asked = seen
+        .iter()
+        .filter(|r| **r == ToParent::ConnectPeer { peer })
+        .count();
+    assert_eq!(
+        asked,
+        usize::from(a_sends == UdpSends::Connected),
+        "{seen:?}"
+    );
     wait_for(&moved, up);
     let packet: Vec<u8> = (0..100u8).collect();
     a.tun.send(&packet).unwrap();
