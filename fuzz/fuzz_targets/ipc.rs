@@ -6,7 +6,8 @@
 //! conversation kept from frame to frame, as the parent's loop keeps it,
 //! until a verdict stops the network process; nothing is granted before
 //! `Hello`, and no granted plan routes the gateway into the tunnel or
-//! takes a network wider than the minimum.
+//! takes a network wider than the minimum, and no two lookups of the
+//! peer's name are granted within `RESOLVE_INTERVAL`.
 //!
 //! Input: the whole input as one frame each way; then, for the policy,
 //! a first byte choosing the parent's facts (bits 0-1 the role, bit 2
@@ -42,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
     // The time since the parent started: each frame's length byte moves
     // it on by as many milliseconds, so the rates are exercised too.
     let mut at = Duration::ZERO;
+    let mut last_lookup: Option<Duration> = None;
     while let Some((&len, tail)) = rest.split_first() {
         at += Duration::from_millis(u64::from(len));
         let (frame, after) = tail.split_at(usize::from(len).min(tail.len()));
@@ -61,6 +63,13 @@ fuzz_target!(|data: &[u8]| {
                 next,
             } => {
                 granted(&request, action, &facts, &now);
+                if *action == Action::ResolvePeer {
+                    assert!(
+                        last_lookup.is_none_or(|t| at - t >= ipc::RESOLVE_INTERVAL),
+                        "lookups at {last_lookup:?} and {at:?}"
+                    );
+                    last_lookup = Some(at);
+                }
                 let _ = reply.message(None);
                 let _ = reply.message(Some("exit status 2".to_owned()));
                 let mut next = *next;

@@ -116,7 +116,7 @@ pub fn add_addr(ns: &Netns, addr: &str, dev: &str) {
 impl Site {
     /// Builds it. `client_extra` and `gateway_extra` are added to the
     /// configurations (a `resolvconf_path` in `client_extra` replaces the
-    /// stub).
+    /// stub, a `remote_host` the gateway's outer address).
     pub fn new(
         tag: &str,
         outer: Outer,
@@ -156,14 +156,16 @@ impl Site {
         } else {
             format!("resolvconf_path: {}\n", stub.display())
         };
+        let remote_host = if client_extra.contains("remote_host:") {
+            String::new()
+        } else {
+            format!("remote_host: {}\n", bare(outer.gateway))
+        };
         client.write_config(
             &dir,
             &kc,
             &kg,
-            &format!(
-                "role: host\nremote_host: {}\n{resolvconf}{client_extra}",
-                bare(outer.gateway)
-            ),
+            &format!("role: host\n{remote_host}{resolvconf}{client_extra}"),
         );
         gateway.write_config(
             &dir,

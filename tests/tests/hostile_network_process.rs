@@ -186,6 +186,35 @@ fn connected_sockets_beyond_the_budget_are_refused_and_vpnd_runs_on() {
 }
 
 #[test]
+fn lookups_of_the_peer_name_beyond_the_rate_are_refused_and_vpnd_runs_on() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("resfl", "stats_prefix: resolve_flood\n");
+    let double = vpnd_tests::binary("vpnd-hostile-net");
+    let mut d = pair.start_with_net_binary(&pair.a, &double);
+    assert!(
+        d.wait_for_log("resolve_flood: 4 refused", Duration::from_secs(20)),
+        "{}",
+        d.log_text()
+    );
+    let log = d.log_text();
+    assert!(
+        log.contains("resolve_flood: the name has 198.18.0.2:4706"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("refused: ResolvePeer: more than one per 10 s")
+            .count(),
+        4,
+        "{log}"
+    );
+    assert!(d.try_exit().is_none(), "{log}");
+    let status = d.stop();
+    assert!(status.success(), "{status}\n{log}");
+}
+
+#[test]
 fn a_network_process_that_never_greets_is_stopped() {
     if vpnd_tests::can_run!() {
         stopped_and_clean("silent", "no greeting within 10s");

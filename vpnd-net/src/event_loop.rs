@@ -21,6 +21,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use rustix::io::Errno;
 use vpnd_crypto::Nonce;
+use vpnd_proto::config::Role;
 use vpnd_proto::ipc::{self, IpcError, NonceSlot, Offloads, ToChild, ToParent};
 use vpnd_proto::session::{Entropy, Event, Session};
 
@@ -29,6 +30,7 @@ use crate::console::{Command, Console};
 use crate::log_budget::{self, Allowance, LogBudget};
 use crate::outbound::{Outbound, Sealer};
 use crate::outbox::{Outbox, OutboxError};
+use crate::peer_lookup::PeerLookup;
 use crate::report::{self, IoStats, Reporting};
 use crate::stats_server::{Answer, StatsServer};
 use crate::transport::{Channel, FrameBuffer, TransportError};
@@ -123,6 +125,8 @@ struct Loop<'a, E: Entropy> {
     ipc_writable: bool,
     /// The parent's refusals of nonce writes, logged within a budget.
     refusal_lines: LogBudget,
+    /// When to ask the parent to look the peer's name up again.
+    peer_lookup: PeerLookup,
     /// `Shutdown` came: the loop ends once the parent has answered every
     /// write (the remote nonce's last).
     stopping: bool,
@@ -155,6 +159,7 @@ pub fn run<E: Entropy>(
         outbox: Outbox::new(),
         ipc_writable: false,
         refusal_lines: LogBudget::new(),
+        peer_lookup: PeerLookup::new(),
         stopping: false,
     };
     let exit = match l.run() {
@@ -232,6 +237,7 @@ impl<E: Entropy> Loop<'_, E> {
                     self.session.poll_timeout(),
                     stats_deadline,
                     self.outbox.next_deadline(),
+                    self.peer_lookup.next_deadline(),
                 ]
                 .into_iter()
                 .flatten()
@@ -363,6 +369,13 @@ impl<E: Entropy> Loop<'_, E> {
             self.outbox.push(ToParent::ConnectPeer { peer })?;
         }
         self.queue_requests()?;
+        if self
+            .peer_lookup
+            .due(clock::now(), self.session.session_is_up())
+        {
+            log::info!("asking the parent to look the peer's name up again");
+            self.outbox.push(ToParent::ResolvePeer)?;
+        }
         self.outbox.send(&self.io.ipc, clock::now())?;
         let blocked = self.outbox.blocked();
         if blocked != self.ipc_writable {
@@ -416,6 +429,10 @@ impl<E: Entropy> Loop<'_, E> {
                 }
                 Event::PeerDied => {
                     log::warn!("peer died: no authenticated datagram for 20 s");
+                    // A host-gw's client has no name: it comes back by itself.
+                    if self.session.role() != Role::HostGw {
+                        self.peer_lookup.peer_died(clock::now());
+                    }
                     continue;
                 }
                 Event::PeerRestarted => {
@@ -477,6 +494,11 @@ impl<E: Entropy> Loop<'_, E> {
                 ToChild::PeerRefused { peer, reason } => {
                     log::warn!("no socket connected to {peer}: {reason}");
                     self.io.udp.refused(peer, clock::now())?;
+                }
+                ToChild::PeerAddress { peer } => {
+                    log::debug!("the peer's name has the address {peer}");
+                    self.session
+                        .handle_peer_address(clock::now(), crate::addr::canonical(peer));
                 }
                 ToChild::NetworkApplied => log::debug!("network configured"),
                 ToChild::NetworkRefused { reason } => {

@@ -17,6 +17,7 @@ pub mod logging;
 mod os_entropy;
 mod outbound;
 mod outbox;
+mod peer_lookup;
 pub mod report;
 pub mod sandbox;
 #[cfg(debug_assertions)]

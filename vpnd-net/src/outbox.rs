@@ -10,7 +10,8 @@
 //! matters. The other requests keep their order and are never dropped; a
 //! `NetworkUp` the parent has not been sent yet is withdrawn with the
 //! `NetworkDown` that follows it (the session ended before the parent heard
-//! of it), so that they cannot pile up however the sessions come and go.
+//! of it), so that they cannot pile up however the sessions come and go;
+//! a `ResolvePeer` that waits already stands for a second one.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -22,10 +23,11 @@ use vpnd_proto::ipc::{self, IpcError, NonceSlot, ToParent};
 use crate::transport::{Channel, TransportError};
 
 /// The most ordered requests that can wait. Withdrawn pairs leave at most
-/// a `NetworkDown` and a `NetworkUp` of the sessions, and the loop asks for
-/// a connected socket again only after the answer, so a correct loop has
-/// three at most; more is a bug, reported, not a reason to grow.
-pub const MAX_ORDERED: usize = 4;
+/// a `NetworkDown` and a `NetworkUp` of the sessions, the loop asks for
+/// a connected socket again only after the answer, and a waiting
+/// `ResolvePeer` is not doubled, so a correct loop has four at most; more
+/// is a bug, reported, not a reason to grow.
+pub const MAX_ORDERED: usize = 5;
 
 /// How long a nonce file rests after the parent refused a write before the
 /// value is asked for again (a refusal is counted, and a loop that asked
@@ -108,6 +110,9 @@ impl Outbox {
                     self.ordered.remove(i);
                     return Ok(());
                 }
+            }
+            ToParent::ResolvePeer if self.ordered.contains(&ToParent::ResolvePeer) => {
+                return Ok(());
             }
             _ => {}
         }
@@ -267,6 +272,9 @@ mod tests {
             peer: "198.18.0.2:4706".parse().unwrap(),
         };
         out.push(connect.clone()).unwrap();
+        // A second look-up of the peer's name while one waits is the same.
+        out.push(ToParent::ResolvePeer).unwrap();
+        out.push(ToParent::ResolvePeer).unwrap();
         out.push(connect.clone()).unwrap();
         assert!(matches!(out.push(connect.clone()), Err(OutboxError::Full)));
         let got = received(&parent);
@@ -275,7 +283,13 @@ mod tests {
         assert!(!out.blocked());
         assert_eq!(
             received(&parent),
-            [ToParent::NetworkDown, up(), connect.clone(), connect]
+            [
+                ToParent::NetworkDown,
+                up(),
+                connect.clone(),
+                ToParent::ResolvePeer,
+                connect
+            ]
         );
     }
 }

@@ -4,7 +4,8 @@
 //! and a shutdown ends both loops after telling the parent; with one loop
 //! sending by connected sockets, the test answers its requests for them as
 //! the parent does. A parent stand-in per loop answers its requests (nonce
-//! files "written" at once) and can stop reading, as a busy parent does.
+//! files "written" at once) and can stop reading, as a busy parent does;
+//! a loop whose peer died asks for the peer's address again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -504,4 +505,86 @@ fn a_stalled_parent_stops_no_loop_and_no_nonce_passes_the_confirmed_point() {
         assert_eq!(exit, Exit::Shutdown);
     }
     eprintln!("stall: {sent_in_stall} datagrams from A in the 15 s stall");
+}
+
+/// A loop whose peer went silent asks the parent to look the peer's name
+/// up again once it declares the peer dead, and reaches the peer at the
+/// address the parent answers: here a new process on another port, which
+/// cannot reach the loop by itself (its own peer address is wrong).
+#[test]
+fn a_loop_asks_for_its_peers_address_when_the_peer_dies_and_follows_the_answer() {
+    follow_the_peer_address(UdpSends::Addressed);
+}
+
+/// Where sends leave by connected sockets, the new address gets its own
+/// (the loop asks for it when it first sends there).
+#[test]
+fn a_loop_sending_by_connected_sockets_follows_the_answer_too() {
+    follow_the_peer_address(UdpSends::Connected);
+}
+
+/// A's sends leave as `a_sends` says.
+fn follow_the_peer_address(a_sends: UdpSends) {
+    let a_pair = KeyPair::from_secret(SecretKey::from_bytes([0x66; 32]));
+    let b_pair = KeyPair::from_secret(SecretKey::from_bytes([0x77; 32]));
+    let ka = SharedKey::precompute(&b_pair.public, &a_pair.secret).unwrap();
+    let kb = SharedKey::precompute(&a_pair.public, &b_pair.secret).unwrap();
+    let (udp_a, port_a) = shared_udp(false, a_sends == UdpSends::Connected);
+    let (udp_b, port_b) = udp(false);
+    let a = start(ka, port_b, udp_a, 6, None, a_sends);
+    let b = start(kb.clone(), port_a, udp_b, 7, None, UdpSends::Addressed);
+    let up = |r: &ToParent| matches!(r, ToParent::NetworkUp { .. });
+    wait_for(&a, up);
+    wait_for(&b, up);
+    // B stops, and starts again elsewhere, sending to a port nobody has.
+    b.parent
+        .send(&ipc::encode(&ToChild::Shutdown).unwrap(), &[])
+        .unwrap();
+    assert_eq!(b.thread.join().unwrap().0, Exit::Shutdown);
+    let (udp_moved, port_moved) = udp(false);
+    let moved = start(kb, 9, udp_moved, 8, None, UdpSends::Addressed);
+    // Silent for 20 s: dead, and the name is asked for.
+    let mut seen = Vec::new();
+    loop {
+        let r = a
+            .requests
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no ResolvePeer after the peer went silent: {seen:?}"));
+        if r == ToParent::ResolvePeer {
+            break;
+        }
+        seen.push(r);
+    }
+    assert!(
+        seen.iter().any(|r| matches!(r, ToParent::NetworkDown)),
+        "no NetworkDown before the request: {seen:?}"
+    );
+    let peer = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port_moved));
+    a.parent
+        .send(&ipc::encode(&ToChild::PeerAddress { peer }).unwrap(), &[])
+        .unwrap();
+    let seen = wait_for(&a, up);
+    let asked = seen
+        .iter()
+        .filter(|r| **r == ToParent::ConnectPeer { peer })
+        .count();
+    assert_eq!(
+        asked,
+        usize::from(a_sends == UdpSends::Connected),
+        "{seen:?}"
+    );
+    wait_for(&moved, up);
+    let packet: Vec<u8> = (0..100u8).collect();
+    a.tun.send(&packet).unwrap();
+    let mut got = [0u8; 2000];
+    let n = moved.tun.recv(&mut got).unwrap();
+    assert_eq!(&got[..n], &packet[..]);
+    for side in [&a, &moved] {
+        side.parent
+            .send(&ipc::encode(&ToChild::Shutdown).unwrap(), &[])
+            .unwrap();
+    }
+    for side in [a, moved] {
+        assert_eq!(side.thread.join().unwrap().0, Exit::Shutdown);
+    }
 }

@@ -22,6 +22,7 @@ pub mod net_log;
 pub mod netconf;
 pub mod nonce_bounds;
 pub mod nonce_file;
+pub mod peer_name;
 pub mod pid_file;
 pub mod policy;
 pub mod printable;

@@ -36,6 +36,10 @@
 //!   and more than [`EARLY_WRITES`] of them in [`EARLY_WRITE_WINDOW`] stop
 //!   the child.
 //! - `ConnectPeer`: a budget in serve.rs.
+//! - `ResolvePeer`: one per [`RESOLVE_INTERVAL`] (a correct network
+//!   process asks when its peer dies, 20 s of silence at least, then once
+//!   a minute); one sooner is refused, so root queries the resolver at
+//!   most once per 10 s whatever the child sends.
 //!
 //! [`admit`] is pure: the time since the parent started is an argument.
 
@@ -45,7 +49,8 @@ use std::time::Duration;
 use vpnd_crypto::Nonce;
 use vpnd_proto::config::{Role, RoleConfig};
 use vpnd_proto::ipc::{
-    IPC_VERSION, MIN_NONCE_WRITE_INTERVAL, NonceSlot, Refusal, ToChild, ToParent, UdpSends,
+    IPC_VERSION, MIN_NONCE_WRITE_INTERVAL, NonceSlot, RESOLVE_INTERVAL, Refusal, ToChild, ToParent,
+    UdpSends,
 };
 use vpnd_proto::net::Prefix;
 use vpnd_proto::wire::{Outside, Pushed};
@@ -76,8 +81,9 @@ pub struct Facts {
     /// which its send counter may start.
     pub start_unix_time: u64,
     /// The gateway's outer address as the parent resolved `remote_host`
-    /// at start: what a push is judged against, never the `peer` the
-    /// network process names. `None` for a host-gw, whose clients roam:
+    /// (at start, and again since: serve.rs keeps it to the last answer):
+    /// what a push is judged against, never the `peer` the network
+    /// process names. `None` for a host-gw, whose clients roam:
     /// it never applies pushed values, so it has no gateway to keep out
     /// of the tunnel.
     pub gateway: Option<SocketAddr>,
@@ -178,6 +184,8 @@ pub struct Conversation {
     pub network_ups: Rate,
     /// Nonce writes refused for coming while one waited, lately.
     pub early_writes: Window,
+    /// Lookups of `remote_host` granted lately.
+    pub lookups: Rate,
 }
 
 impl Conversation {
@@ -237,6 +245,9 @@ pub enum Action {
     /// Open a UDP socket on the local port connected to this address and
     /// hand it over (at most so many per minute: serve.rs).
     ConnectPeer(SocketAddr),
+    /// Look `remote_host` up again, and tell the network process the
+    /// address found (peer_name.rs: in a thread, within a deadline).
+    ResolvePeer,
 }
 
 /// What the parent answers the network process, once it has carried out
@@ -337,6 +348,9 @@ pub enum Violation {
     /// destination.
     #[error("ConnectPeer while sends name their destination")]
     ConnectUnneeded,
+    /// `ResolvePeer` in a role with no `remote_host` (a host-gw).
+    #[error("ResolvePeer in role {0}, which has no remote_host")]
+    ResolveWithoutName(&'static str),
     /// Nonce writes, one after another, that did not wait for the answer
     /// to the one before.
     #[error(
@@ -462,6 +476,7 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation, at: Duration
         ToParent::ConnectPeer { .. } if facts.udp_sends != UdpSends::Connected => {
             Verdict::Abort(Violation::ConnectUnneeded)
         }
+        ToParent::ResolvePeer => resolve_peer(facts, now, at),
         ToParent::ConnectPeer { peer } => match unicast_peer(peer) {
             Ok(()) => Verdict::Apply {
                 action: Action::ConnectPeer(*peer),
@@ -474,6 +489,30 @@ pub fn admit(request: &ToParent, facts: &Facts, now: &Conversation, at: Duration
                 next: *now,
             },
         },
+    }
+}
+
+/// A lookup of `remote_host`: only where there is one, and at most one
+/// per [`RESOLVE_INTERVAL`] (answered by the lookup itself, if at all).
+fn resolve_peer(facts: &Facts, now: &Conversation, at: Duration) -> Verdict {
+    if let RoleConfig::HostGw { .. } = facts.role {
+        return Verdict::Abort(Violation::ResolveWithoutName(Role::HostGw.as_str()));
+    }
+    let (lookups, within) = now.lookups.take(at, 1, RESOLVE_INTERVAL);
+    if !within {
+        return Verdict::Refuse {
+            reason: format!(
+                "ResolvePeer: more than one per {} s",
+                RESOLVE_INTERVAL.as_secs()
+            ),
+            reply: Reply::Silent,
+            next: *now,
+        };
+    }
+    Verdict::Apply {
+        action: Action::ResolvePeer,
+        reply: Reply::Silent,
+        next: Conversation { lookups, ..*now },
     }
 }
 
@@ -1076,6 +1115,12 @@ mod tests {
             (connected(Host), session, connect("[ff02::1]:4706"), refuse_connect("[ff02::1]:4706", "a multicast address", session)),
             (connected(Host), session, connect("[::ffff:224.0.0.1]:4706"), refuse_connect("[::ffff:224.0.0.1]:4706", "a multicast address", session)),
             (connected(Host), session, connect("255.255.255.255:4706"), refuse_connect("255.255.255.255:4706", "the broadcast address", session)),
+            // A lookup of the peer's name: where there is one, in or out
+            // of a session; answered by the lookup, not by the verdict.
+            (facts(NetGw, None), fresh, ToParent::ResolvePeer, abort(Violation::BeforeHello)),
+            (facts(NetGw, None), greeted, ToParent::ResolvePeer, apply(Action::ResolvePeer, Reply::Silent, greeted)),
+            (connected(Host), session, ToParent::ResolvePeer, apply(Action::ResolvePeer, Reply::Silent, session)),
+            (facts(HostGw, None), greeted, ToParent::ResolvePeer, abort(Violation::ResolveWithoutName("host-gw"))),
         ];
         for (row, (facts, now, request, verdict)) in table.iter().enumerate() {
             assert_eq!(
@@ -1092,6 +1137,7 @@ mod tests {
         let clear = |next: Conversation| Conversation {
             network_ups: Rate::default(),
             early_writes: Window::default(),
+            lookups: Rate::default(),
             ..next
         };
         match verdict {
@@ -1240,6 +1286,47 @@ mod tests {
                 Verdict::Refuse { next, .. } => now = next,
                 other => panic!("early write {i}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn lookups_of_the_peer_name_beyond_one_per_interval_are_refused_not_fatal() {
+        let mut now = conv(true, false, None, None);
+        let mut granted = Vec::new();
+        // A child asking every second for a minute.
+        for i in 0..60 {
+            let t = f64::from(i);
+            match at_time(&ToParent::ResolvePeer, &now, t) {
+                Verdict::Apply {
+                    action: Action::ResolvePeer,
+                    next,
+                    ..
+                } => {
+                    granted.push(i);
+                    now = next;
+                }
+                Verdict::Refuse {
+                    reason,
+                    reply: Reply::Silent,
+                    next,
+                } => {
+                    assert_eq!(reason, "ResolvePeer: more than one per 10 s");
+                    assert_eq!(next, now, "a refusal leaves the rate as it was");
+                }
+                other => panic!("{i}: {other:?}"),
+            }
+        }
+        assert_eq!(granted, [0, 10, 20, 30, 40, 50]);
+        // What a correct child sends (at a death, then once a minute) is
+        // never refused.
+        let mut now = conv(true, false, None, None);
+        for i in 0..100 {
+            let Verdict::Apply { next, .. } =
+                at_time(&ToParent::ResolvePeer, &now, 20.0 + f64::from(i) * 60.0)
+            else {
+                panic!("lookup {i} refused");
+            };
+            now = next;
         }
     }
 

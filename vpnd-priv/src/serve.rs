@@ -3,9 +3,10 @@
 //! verdict (the action, the answer, the next state of the conversation);
 //! write a nonce file the policy held back when its time comes; count
 //! every refusal and tell the network process the count (its
-//! `refused_requests`); turn signals into messages; relay the network
-//! process's log lines; when the network process ends, undo every change
-//! and report how it ended.
+//! `refused_requests`); turn signals into messages; look the peer's name
+//! up again when asked or on SIGHUP (peer_name.rs) and pass a new address
+//! on; relay the network process's log lines; when the network process
+//! ends, undo every change and report how it ended.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -14,7 +15,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use rustix::io::Errno;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
@@ -29,12 +30,15 @@ use crate::net_log::Drained;
 use crate::netconf::{Change, Platform};
 use crate::nonce_bounds;
 use crate::nonce_file;
+use crate::peer_name::{self, Asker, Lookups, Outcome};
 use crate::policy::{self, Action, Conversation, Facts, Reply, Verdict, Violation};
 use crate::spawn::NetProcess;
 
 const IPC: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const NET_LOG: Token = Token(2);
+/// A lookup of `remote_host` answered.
+const LOOKUP: Token = Token(3);
 
 /// What the parent reads of the network process's log after it ended: its
 /// last words, however many it left in the pipe.
@@ -124,6 +128,8 @@ pub struct Parent<P: Platform> {
     /// `up_script_required`: a failing `up_script` rolls the session's
     /// network back.
     up_script_required: bool,
+    /// The lookups of `remote_host` (none for a host-gw).
+    lookups: Option<Lookups>,
 }
 
 /// A nonce write granted for a later time.
@@ -250,6 +256,7 @@ impl<P: Platform> Parent<P> {
             held_writes: Vec::new(),
             refused: 0,
             up_script_required: config.up_script_required,
+            lookups: config.remote().cloned().map(Lookups::new),
         }
     }
 
@@ -329,6 +336,9 @@ impl<P: Platform> Parent<P> {
             NET_LOG,
             Interest::READABLE,
         )?;
+        if let Some(lookups) = &mut self.lookups {
+            lookups.wake_with(std::sync::Arc::new(Waker::new(poll.registry(), LOOKUP)?));
+        }
         let mut events = Events::with_capacity(8);
         let mut frame: Box<FrameBuffer> = Box::new([0; ipc::MAX_FRAME + 1]);
         let mut stop_deadline: Option<Instant> = None;
@@ -346,7 +356,8 @@ impl<P: Platform> Parent<P> {
             } else {
                 let source_check = self.peer_sockets.as_ref().map(|_| next_source_check);
                 let held = self.held_writes.iter().map(|w| w.at).min();
-                [stop_deadline, source_check, held]
+                let lookup = self.lookups.as_ref().and_then(Lookups::next_deadline);
+                [stop_deadline, source_check, held, lookup]
                     .into_iter()
                     .flatten()
                     .min()
@@ -363,6 +374,7 @@ impl<P: Platform> Parent<P> {
                 log_ready = self.net.log.relay(crate::net_log::BATCH) == Drained::More;
             }
             self.write_held(Instant::now());
+            self.finish_lookup(Instant::now());
             if Instant::now() >= next_source_check {
                 next_source_check = Instant::now() + SOURCE_CHECK;
                 self.renew_stale_socket();
@@ -387,9 +399,15 @@ impl<P: Platform> Parent<P> {
                         crate::last_resort::forced_panic_if_asked();
                         self.tell(&ToChild::DumpState)
                     }
-                    SIGHUP => log::warn!(
-                        "SIGHUP: vpnd does not reload its configuration; restart it to apply changes"
-                    ),
+                    SIGHUP => {
+                        log::warn!(
+                            "SIGHUP: vpnd does not reload its configuration; restart it to apply changes"
+                        );
+                        if let Some(lookups) = &mut self.lookups {
+                            log::info!("SIGHUP: looking up remote_host {} again", lookups.name());
+                            lookups.start(Asker::Signal, Instant::now());
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -541,6 +559,16 @@ impl<P: Platform> Parent<P> {
                     .map_or(Carried::Done, Carried::Failed);
             }
             Action::ConnectPeer(peer) => return self.connect_peer(*peer),
+            Action::ResolvePeer => {
+                // The policy grants it only where there is a name.
+                if let Some(lookups) = &mut self.lookups {
+                    log::debug!(
+                        "the network process's peer is silent: looking up remote_host {} again",
+                        lookups.name()
+                    );
+                    lookups.start(Asker::Net, Instant::now());
+                }
+            }
             Action::Unconfigure => {
                 for e in self.cleanup.executor.undo_session() {
                     log::error!("unconfiguring the network: {e}");
@@ -565,6 +593,51 @@ impl<P: Platform> Parent<P> {
             }
         }
         Carried::Done
+    }
+
+    /// Takes the lookup's answer, if it has come by `now`: a new address
+    /// becomes the gateway a push is judged against and is passed on to
+    /// the network process, as is any address it asked for; a failure
+    /// changes nothing.
+    fn finish_lookup(&mut self, now: Instant) {
+        let Some(lookups) = &mut self.lookups else {
+            return;
+        };
+        let Some((outcome, net_asked)) = lookups.poll(now) else {
+            return;
+        };
+        let name = lookups.name().to_owned();
+        let current = self.facts.gateway;
+        let was = current.map_or("none".to_owned(), |c| c.to_string());
+        let found = match outcome {
+            Outcome::Answered(Ok(found)) => found,
+            Outcome::Answered(Err(e)) => {
+                log::warn!("remote_host {name}: {e}; keeping {was}");
+                return;
+            }
+            Outcome::TimedOut => {
+                log::warn!(
+                    "remote_host {name}: no answer from the resolver within {} s; keeping {was}",
+                    peer_name::LOOKUP_DEADLINE.as_secs()
+                );
+                return;
+            }
+        };
+        let Some(chosen) = peer_name::choose(&found, current) else {
+            return;
+        };
+        let changed = Some(chosen) != current;
+        if changed {
+            log::info!("remote_host {name}: now {chosen} (was {was})");
+            self.facts.gateway = Some(chosen);
+        } else if net_asked {
+            log::debug!("remote_host {name}: still {chosen}");
+        } else {
+            log::info!("remote_host {name}: still {chosen}");
+        }
+        if changed || net_asked {
+            self.tell(&ToChild::PeerAddress { peer: chosen });
+        }
     }
 
     /// A socket connected to `peer`, within the budget.

@@ -17,7 +17,7 @@ use crate::config::{Config, StatsPrefix};
 use crate::wire::Pushed;
 
 /// The protocol version both sides state in their first message.
-pub const IPC_VERSION: u32 = 5;
+pub const IPC_VERSION: u32 = 6;
 
 /// The largest frame either side sends or accepts. The largest message is
 /// the start message (a configuration is well under 4 KiB); everything
@@ -31,6 +31,13 @@ pub const MAX_FRAME: usize = 16 * 1024;
 /// second (two fsyncs each); the child's sends are bounded by it (each
 /// write lets it seal about `nonce_reset_incr` more datagrams).
 pub const MIN_NONCE_WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The parent looks `remote_host` up for the network process at most once
+/// per this interval: a [`ToParent::ResolvePeer`] that comes sooner is
+/// refused (and counted), so a network process cannot make root query the
+/// resolver without end. A correct one asks when its peer is declared
+/// dead (20 s of silence at least) and then once a minute.
+pub const RESOLVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The longest console line sent to the peer: a DEBUG_STRING body holds
 /// the text and its NUL in at most 1500 bytes; the deployed peer stops at
@@ -99,6 +106,15 @@ pub enum ToParent {
         /// The peer's outer address, as the session knows it.
         peer: SocketAddr,
     },
+    /// Only in roles net-gw and host (a host-gw has no name to look up:
+    /// its request stops it): the peer was declared dead, or has stayed
+    /// silent since; look `remote_host` up again. The request names
+    /// nothing: the parent resolves its own configured name and port. At
+    /// most one per [`RESOLVE_INTERVAL`]; one sooner is refused (counted,
+    /// not answered). Answered with [`ToChild::PeerAddress`] when the name
+    /// resolves within the parent's deadline; not answered when it does not
+    /// (the session goes on sending where it did).
+    ResolvePeer,
 }
 
 /// What the parent tells the network process.
@@ -129,6 +145,15 @@ pub enum ToChild {
         peer: SocketAddr,
         /// Why: the policy's reason or the system's error.
         reason: String,
+    },
+    /// `remote_host` as the parent resolved it again: the answer to
+    /// `ResolvePeer`, or unasked after a SIGHUP when the address is not
+    /// the one resolved before. Never sent to a host-gw. The session sends
+    /// to `peer` from now on (and, as ever, follows an authenticated peer
+    /// that it hears at another address).
+    PeerAddress {
+        /// The address the name has now, with `remote_port`.
+        peer: SocketAddr,
     },
     /// The answer to `PersistNonce`: `nonce` is in the file of `slot`, on
     /// disk (synced). For the local slot the child may now seal every

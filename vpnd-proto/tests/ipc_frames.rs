@@ -48,6 +48,7 @@ fn to_parent() -> Vec<ToParent> {
         ToParent::ConnectPeer {
             peer: "[2001:2::9]:4706".parse().unwrap(),
         },
+        ToParent::ResolvePeer,
     ]
 }
 
@@ -89,6 +90,9 @@ fn to_child() -> Vec<ToChild> {
         ToChild::PeerRefused {
             peer: "[2001:2::9]:4706".parse().unwrap(),
             reason: "more than 8 reconnections in a row".into(),
+        },
+        ToChild::PeerAddress {
+            peer: "[2001:2::7]:4706".parse().unwrap(),
         },
         ToChild::NetworkApplied,
         ToChild::NetworkRefused {

@@ -347,3 +347,58 @@ fn nothing_leaves_before_the_first_reset_point_is_on_disk() {
     assert_eq!(types(&sent(&mut s, &p.key)), [MessageType::PeerInfo]);
     assert_eq!(s.send_nonce(), Nonce::from_u64((1 << 40) + 1));
 }
+
+/// The destinations and types of what the session sent.
+fn sent_to(s: &mut Session<SeededEntropy>, key: &SharedKey) -> Vec<(SocketAddr, MessageType)> {
+    std::iter::from_fn(|| s.poll_transmit())
+        .map(|t| (t.dest, Scripted::open(key, t.datagram).0))
+        .collect()
+}
+
+#[test]
+fn a_peer_address_from_the_parent_is_tried_at_once_in_init_and_kept_in_a_session() {
+    let (mut s, mut p) = setup(Role::Host);
+    let stat = p.key.clone();
+    assert_eq!(
+        sent_to(&mut s, &stat),
+        [(peer_addr(), MessageType::PeerInfo)]
+    );
+    std::iter::from_fn(|| s.poll_event()).for_each(drop);
+    // The same address again changes nothing; a new one gets the
+    // PEER_INFO at once, and again at INIT's interval.
+    s.handle_peer_address(T, peer_addr());
+    assert!(s.poll_transmit().is_none());
+    let moved: SocketAddr = "198.18.0.6:4706".parse().unwrap();
+    s.handle_peer_address(T, moved);
+    assert_eq!(s.peer(), Some(moved));
+    assert_eq!(s.poll_event(), Some(Event::PeerAddress(Some(moved))));
+    assert_eq!(sent_to(&mut s, &stat), [(moved, MessageType::PeerInfo)]);
+    s.handle_timeout(T + vpnd_proto::session::PEER_INFO_INTERVAL);
+    assert_eq!(sent_to(&mut s, &stat), [(moved, MessageType::PeerInfo)]);
+    // The peer answers from there: the handshake starts; a later address
+    // from the parent changes where it goes, not its state.
+    let mut pi = p.seal(MessageType::PeerInfo, &PeerInfo::id_only(u32::MAX).encode());
+    assert_eq!(s.handle_datagram(T, moved, &mut pi), Ok(None));
+    assert_eq!(s.state(), State::MasterKeyStale);
+    sent_to(&mut s, &stat);
+    s.handle_peer_address(T, peer_addr());
+    assert_eq!(s.state(), State::MasterKeyStale);
+    assert!(s.poll_transmit().is_none(), "no extra message");
+    s.handle_timeout(T + vpnd_proto::session::PEER_INFO_INTERVAL + HANDSHAKE_INTERVAL);
+    assert_eq!(
+        sent_to(&mut s, &stat),
+        [(peer_addr(), MessageType::KeySwitchStart)]
+    );
+    // An authenticated datagram from the other address moves it back.
+    let mut pi = p.seal(MessageType::PeerInfo, &PeerInfo::id_only(u32::MAX).encode());
+    assert_eq!(s.handle_datagram(T, moved, &mut pi), Ok(None));
+    assert_eq!(s.peer(), Some(moved));
+}
+
+#[test]
+fn a_host_gw_ignores_a_peer_address() {
+    let (mut s, _) = setup(Role::HostGw);
+    s.handle_peer_address(T, peer_addr());
+    assert_eq!(s.peer(), None);
+    assert!(s.poll_transmit().is_none());
+}

@@ -209,6 +209,27 @@ fn main() {
                 let _ = channel.recv(&mut frame);
             }
         }
+        // Lookups of the peer's name one after another: the parent looks
+        // it up once and answers with the address, refuses the rest
+        // (within 10 s) and counts them.
+        "resolve_flood" => {
+            for _ in 0..5 {
+                send(&channel, &ToParent::ResolvePeer);
+            }
+            let (mut refused, mut answered) = (0, false);
+            while refused < 4 || !answered {
+                let got = channel.recv(&mut frame).unwrap();
+                match ipc::decode_to_child(&frame[..got.len]).unwrap() {
+                    ToChild::PeerAddress { peer } => {
+                        eprintln!("resolve_flood: the name has {peer}");
+                        answered = true;
+                    }
+                    ToChild::Refusals { total } => refused = total,
+                    _ => {}
+                }
+            }
+            eprintln!("resolve_flood: {refused} refused");
+        }
         // Its standard error, written as if it were root's terminal:
         // escape sequences, a bidirectional override, a line that poses
         // as the parent's, one far over the length limit.

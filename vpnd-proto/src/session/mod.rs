@@ -272,6 +272,27 @@ impl<E: Entropy> Session<E> {
         }
     }
 
+    /// The parent looked `remote_host` up again and found `peer` (a
+    /// net-gw's or a host's; a host-gw, which learns its client, ignores
+    /// it): datagrams go there from now on. In INIT the PEER_INFO goes at
+    /// once, since a silent peer is why the name was looked up. A session
+    /// or a handshake carries on under its keys: a peer that only changed
+    /// its address answers there, and one that is heard at another
+    /// address moves the session back, as roaming does (an authenticated
+    /// datagram says more than a name).
+    pub fn handle_peer_address(&mut self, now: Timestamp, peer: SocketAddr) {
+        if self.config.role == Role::HostGw || self.peer == Some(peer) {
+            return;
+        }
+        self.peer = Some(peer);
+        self.events.push_back(Event::PeerAddress(Some(peer)));
+        if self.state == State::Init {
+            self.send_peer_info();
+            self.timers
+                .set(timer::Timer::PeerInfo, now + PEER_INFO_INTERVAL);
+        }
+    }
+
     /// Ends the session for good (vpnd is stopping): the remote nonce is to
     /// be persisted and the network configuration undone.
     pub fn close(&mut self, now: Timestamp) {

@@ -1,9 +1,9 @@
 //! The start's first checks, which need no root: the user the network
 //! process becomes, the chroot directory it enters, the statistics
-//! socket's group, and the peer's address, resolved once. Done by the binary before the root part starts
+//! socket's group, and the peer's address. Done by the binary before the root part starts
 //! anything, so a refusal here has nothing to undo.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -118,22 +118,16 @@ fn check_chroot(path: &Path) -> Result<(), PreflightError> {
     Ok(())
 }
 
-/// The peer's address, resolved once at start (`None`: a host-gw learns
-/// it).
+/// The peer's address, resolved at start (`None`: a host-gw learns it);
+/// the parent looks it up again while it runs.
 fn resolve_peer(config: &Config) -> Result<Option<SocketAddr>, PreflightError> {
     let Some(remote) = config.remote() else {
         return Ok(None);
     };
-    let host = remote.host.as_str();
-    let err = |reason: String| PreflightError::Resolve {
-        host: host.to_owned(),
-        reason,
-    };
-    let mut addrs = (host, remote.port)
-        .to_socket_addrs()
-        .map_err(|e| err(e.to_string()))?;
-    addrs
-        .next()
-        .map(Some)
-        .ok_or_else(|| err("resolves to no address".to_owned()))
+    let found =
+        vpnd_priv::peer_name::resolve(remote).map_err(|reason| PreflightError::Resolve {
+            host: remote.host.as_str().to_owned(),
+            reason,
+        })?;
+    Ok(vpnd_priv::peer_name::choose(&found, None))
 }
