@@ -15,6 +15,7 @@ pub mod console_relay;
 pub mod core_dumps;
 pub mod exec;
 pub mod forwarding;
+pub mod instance_dirs;
 pub mod last_resort;
 pub mod ledger;
 pub mod net_log;
