@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// A host-gw file: the keys, `extra`, and nothing that names a file.
@@ -100,7 +100,7 @@ fn status_asks_a_named_instances_own_socket() {
 }
 
 /// `vpnd -n -c PATH` in `dir`: exit code and standard error.
-fn check(dir: &Path, path: &PathBuf) -> (Option<i32>, String) {
+fn check(dir: &Path, path: &Path) -> (Option<i32>, String) {
     let out = vpnd(dir, &["-n"], path);
     (out.status.code(), text(&out.stderr))
 }
