@@ -153,6 +153,10 @@ fn three_instances_serve_three_clients_and_one_restarts_alone() {
         assert!(nonce.exists(), "{} missing", nonce.display());
         let stats = gateways[k].stats();
         assert!(stats["rx.packets"] >= 200, "{name}: {stats:?}");
+        // Its metrics have a path of their own: HOST.NAME.vpnd.*.
+        let graphite = gateways[k].graphite_text();
+        let first = graphite.lines().next().unwrap_or_default();
+        assert!(first.contains(&format!(".{name}.vpnd.")), "{first}");
     }
 
     // Pings through alice's and carol's tunnels while bob's client dies
