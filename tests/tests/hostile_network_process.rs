@@ -131,9 +131,15 @@ fn a_remote_nonce_far_ahead_is_warned_of_and_shown_by_the_check() {
     assert!(log.contains(&refused), "{log}");
     assert!(d.try_exit().is_none(), "a remote value stopped vpnd\n{log}");
     assert!(d.stop().success(), "{}", d.log_text());
+    // a alone in a directory: b's file beside it takes the same port (in
+    // another namespace), which `vpnd -n` refuses.
+    let alone = pair.dir.join("a-alone");
+    std::fs::create_dir(&alone).unwrap();
+    let conf = alone.join("a.conf");
+    std::fs::copy(&pair.a.conf, &conf).unwrap();
     let out = std::process::Command::new(vpnd_tests::binary("vpnd"))
         .args(["-n", "-c"])
-        .arg(&pair.a.conf)
+        .arg(&conf)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -215,11 +215,11 @@ fn the_rc_d_scripts_profiles_have_their_own_config_and_pid_file() {
         &["configtest", "site_b"],
         &[
             ("vpnd_profiles", "site_b"),
-            ("STUB_PID_FILE", "/var/run/vpnd-site_b.pid"),
+            ("STUB_PID_FILE", "/var/run/vpnd/site_b.pid"),
         ],
     );
     assert!(ok, "{out}{err}");
-    assert_eq!(calls[0], "vpnd -n -c PREFIX/etc/vpnd-site_b.conf");
+    assert_eq!(calls[0], "vpnd -n -c PREFIX/etc/vpnd/site_b.conf");
     // A name that cannot be part of an rc.conf variable's is refused.
     let (ok, _, err, calls) = rc.run(&["configtest", "site-b"], &[("vpnd_profiles", "site-b")]);
     assert!(!ok && calls.is_empty(), "{calls:?}");
@@ -243,7 +243,7 @@ fn the_rc_d_scripts_profiles_have_their_own_config_and_pid_file() {
             .filter(|c| c.starts_with("vpnd -n -c"))
             .collect::<Vec<_>>(),
         [
-            "vpnd -n -c PREFIX/etc/vpnd-a.conf",
+            "vpnd -n -c PREFIX/etc/vpnd/a.conf",
             "vpnd -n -c /etc/b.conf"
         ]
     );
@@ -286,6 +286,41 @@ fn the_rc_d_scripts_configtest_reads_the_real_vpnds_pid_file() {
 }
 
 #[test]
+fn a_profiles_instance_has_the_pid_file_the_rc_d_script_expects() {
+    // A profile's file is the instance of its name, whose pid file the
+    // real vpnd derives as the script assumes, with nothing set (the
+    // runtime directory FreeBSD's, as the debug build takes it).
+    use std::os::unix::fs::PermissionsExt;
+    let rc = RcScript::new();
+    let prefix = rc.dir.path();
+    std::fs::remove_file(prefix.join("sbin/vpnd")).unwrap();
+    std::os::unix::fs::symlink(vpnd_tests::binary("vpnd"), prefix.join("sbin/vpnd")).unwrap();
+    let confs = prefix.join("etc/vpnd");
+    std::fs::create_dir(&confs).unwrap();
+    std::fs::set_permissions(&confs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = confs.join("site_b.conf");
+    let text = format!(
+        "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n",
+        "11".repeat(32),
+        "22".repeat(32)
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (ok, out, err, _) = rc.run(
+        &["configtest", "site_b"],
+        &[
+            ("vpnd_profiles", "site_b"),
+            ("VPND_TEST_RUNTIME_DIR", "/var/run/vpnd"),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.ends_with("\nPREFIX/etc/vpnd/site_b.conf: configuration OK\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn the_systemd_unit_verifies() {
     if !vpnd_tests::has_tools!("systemd-analyze") {
         return;
@@ -313,6 +348,10 @@ fn the_systemd_unit_verifies() {
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
         "Wants=network-online.target",
+        "RuntimeDirectory=vpnd",
+        "RuntimeDirectoryPreserve=yes",
+        "StateDirectory=vpnd",
+        "StateDirectoryMode=0700",
     ] {
         assert!(unit.contains(needed), "unit lacks {needed:?}");
     }

@@ -15,7 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,9 @@ use rustix::fs::{FlockOperation, flock};
 
 use crate::netconf::Family;
 
-/// The record's directory, next to the pid file.
-pub const RECORD_DIR: &str = "/var/run/vpnd-forwarding";
+/// The record's directory in the runtime directory (vpnd-proto's
+/// `defaults::RUNTIME_DIR`), beside the named instances' pid files.
+pub const RECORD_DIR_NAME: &str = "forwarding";
 /// The value a forwarding sysctl holds while forwarding is on.
 pub const ON: &str = "1";
 /// What is restored when the record holds no usable value: off, the
@@ -229,25 +230,10 @@ impl Lock {
     }
 }
 
-/// `dir`, created if missing, once it is a directory that only this user
-/// can change.
+/// `dir`, created if missing (mode 700), once it is a directory that only
+/// this user can change.
 fn checked_dir(dir: &Path) -> Result<&Path, RecordError> {
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(error(dir, e)),
-        _ => {}
-    }
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| error(dir, e))?;
-    let uid = rustix::process::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
-        return Err(error(
-            dir,
-            format!(
-                "not a directory that only uid {uid} can write (mode {:o}, owner {})",
-                meta.mode() & 0o7777,
-                meta.uid()
-            ),
-        ));
-    }
+    crate::instance_dirs::checked_dir(dir, 0o700).map_err(|reason| error(dir, reason))?;
     Ok(dir)
 }
 

@@ -16,6 +16,7 @@ pub mod core_dumps;
 pub mod exec;
 pub mod forwarding;
 pub mod hooks;
+pub mod instance_dirs;
 pub mod last_resort;
 pub mod ledger;
 pub mod net_log;

@@ -44,6 +44,9 @@ pub enum StartError {
     /// The pid file.
     #[error("{0}")]
     PidFile(#[from] PidFileError),
+    /// The runtime or state directory.
+    #[error("{0}")]
+    Directory(#[from] crate::instance_dirs::DirError),
     /// The tun device.
     #[error("{0}")]
     Tun(String),
@@ -104,6 +107,18 @@ pub fn start(
         peer,
     } = resolved;
     let udp_sends = udp_sends()?;
+    let dirs = crate::instance_dirs::dirs();
+    let forwarding_dir = forwarding_record_dir(&dirs);
+    crate::instance_dirs::prepare(
+        &dirs,
+        &[
+            &config.pid_file,
+            &config.stats_path,
+            &config.local_nonce_file,
+            &config.remote_nonce_file,
+            &forwarding_dir,
+        ],
+    )?;
     let local_nonce = usable_nonce_file("local_nonce_file", &config.local_nonce_file)?;
     let remote_nonce = usable_nonce_file("remote_nonce_file", &config.remote_nonce_file)?;
     if let Some(remote) = remote_nonce
@@ -147,7 +162,7 @@ pub fn start(
             root: PathBuf::from("/"),
         },
         ledger: Ledger::default(),
-        forwarding: SharedForwarding::new(forwarding_record_dir()),
+        forwarding: SharedForwarding::new(forwarding_dir),
     };
     let mut cleanup = Cleanup::new(executor, pid_file);
     let offload = offload_wanted();
@@ -217,13 +232,15 @@ pub fn start(
         cleanup,
         udp_for_peers,
     );
-    // The host name, unless configured; "vpnd" for a host name with no
-    // character Graphite takes.
-    let stats_prefix = match config.stats_prefix.clone().or_else(host_name_prefix) {
-        Some(p) => p,
-        None => "vpnd"
-            .parse()
-            .map_err(|e| StartError::Child(format!("stats prefix: {e}")))?,
+    // The host name (and a named instance's name), unless configured;
+    // "vpnd" for a host name with no character Graphite takes.
+    let stats_prefix = match (config.stats_prefix.clone(), host_name_prefix()) {
+        (Some(p), _) => p,
+        (None, Some(host)) => host.with_instance(config.instance.as_ref()),
+        (None, None) => "vpnd"
+            .parse::<StatsPrefix>()
+            .map_err(|e| StartError::Child(format!("stats prefix: {e}")))?
+            .with_instance(config.instance.as_ref()),
     };
     // In the foreground, standard input is the console: the parent reads
     // it and hands the network process a pipe with what was typed.
@@ -329,15 +346,15 @@ fn open_tun(
     crate::tun::open_tun(&config.device, offload).map_err(|e| StartError::Tun(e.to_string()))
 }
 
-/// Where the instances keep their shared record of forwarding. Debug
-/// builds (tests) may name a scratch directory in
-/// `VPND_TEST_FORWARDING_DIR`; release builds always share the one.
-fn forwarding_record_dir() -> PathBuf {
+/// Where the instances keep their shared record of forwarding: in the
+/// runtime directory. Debug builds (tests) may name a scratch directory
+/// in `VPND_TEST_FORWARDING_DIR`; release builds always share the one.
+fn forwarding_record_dir(dirs: &vpnd_proto::config::InstanceDirs) -> PathBuf {
     #[cfg(debug_assertions)]
     if let Some(p) = std::env::var_os("VPND_TEST_FORWARDING_DIR") {
         return p.into();
     }
-    PathBuf::from(forwarding::RECORD_DIR)
+    dirs.runtime.join(forwarding::RECORD_DIR_NAME)
 }
 
 #[cfg(test)]

@@ -411,9 +411,14 @@ fn usage_errors_exit_64() {
 fn the_sample_configurations_check_once_keys_are_filled_in() {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/examples");
+    // Each in a directory of its own: `vpnd -n` refuses instances of one
+    // directory that share a port (all three take the default).
     for role in ["net-gw", "host-gw", "host"] {
+        for sub in ["shipped", "filled"] {
+            std::fs::create_dir_all(dir.path().join(sub).join(role)).unwrap();
+        }
         let text = std::fs::read_to_string(examples.join(format!("{role}.conf"))).unwrap();
-        let shipped = file(&dir, &format!("{role}-shipped.conf"), &text, 0o600);
+        let shipped = file(&dir, &format!("shipped/{role}/{role}.conf"), &text, 0o600);
         let out = check(&shipped, &[]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(78), "{role}: {err}");
@@ -433,7 +438,7 @@ fn the_sample_configurations_check_once_keys_are_filled_in() {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        let conf = file(&dir, &format!("{role}.conf"), &filled, 0o600);
+        let conf = file(&dir, &format!("filled/{role}/{role}.conf"), &filled, 0o600);
         let out = check(&conf, &["-v"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{role}: {out:?}");

@@ -94,7 +94,8 @@ fn documented_defaults_are_the_parsers() {
             continue; // no value, or one that depends on the peer or host
         }
         for role in roles_of(&name, &body) {
-            let config = parse(Path::new("t.conf"), &base(role)).unwrap();
+            // The default instance: a named one derives its files.
+            let config = parse(Path::new("vpnd.conf"), &base(role)).unwrap();
             let printed = config.to_text(Secrets::Redacted);
             let line = format!("{name}: {default}\n");
             assert!(

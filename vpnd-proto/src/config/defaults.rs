@@ -10,8 +10,39 @@ pub const CONFIG_FILE: &str = if cfg!(target_os = "freebsd") {
     "/etc/vpnd.conf"
 };
 
-/// `pid_file`: in `/var/run` on every platform (on Linux a link to
-/// `/run`).
+/// The name of the default instance: the file `vpnd.conf` configures it,
+/// and its files keep the names they had before instances were named
+/// (`vpnd.pid`, `vpnd_stats.sock`, `local_vpnd.nonce`, ...).
+pub const DEFAULT_INSTANCE: &str = "vpnd";
+
+/// Where a named instance's pid file and statistics socket go (and the
+/// record of shared forwarding): Debian's `/run` (FHS 3.0, 3.15), the
+/// BSDs' `/var/run` (hier(7)).
+pub const RUNTIME_DIR: &str = if cfg!(target_os = "linux") {
+    "/run/vpnd"
+} else {
+    "/var/run/vpnd"
+};
+
+/// Where a named instance's nonce files go: Debian's `/var/lib` (FHS 3.0,
+/// 5.8), the BSDs' `/var/db` (hier(7)).
+pub const STATE_DIR: &str = if cfg!(target_os = "linux") {
+    "/var/lib/vpnd"
+} else {
+    "/var/db/vpnd"
+};
+
+/// The start of a named instance's tun device (`vpnd-alice`), or `None`
+/// where a tun cannot be renamed: NetBSD's are `tunN` only (see
+/// vpnd-priv's `tun::name`), so there a named instance sets `device`.
+pub const INSTANCE_DEVICE_PREFIX: Option<&str> = if cfg!(target_os = "netbsd") {
+    None
+} else {
+    Some("vpnd-")
+};
+
+/// `pid_file` of the default instance: in `/var/run` on every platform
+/// (on Linux a link to `/run`).
 pub const PID_FILE: &str = "/var/run/vpnd.pid";
 
 /// `stats_path`, beside the pid file.
@@ -58,5 +89,12 @@ mod tests {
         };
         assert_eq!(CONFIG_FILE, expected);
         assert!(PID_FILE.starts_with("/var/run/") && STATS_PATH.starts_with("/var/run/"));
+        let (runtime, state) = if cfg!(target_os = "linux") {
+            ("/run/vpnd", "/var/lib/vpnd")
+        } else {
+            ("/var/run/vpnd", "/var/db/vpnd")
+        };
+        assert_eq!((RUNTIME_DIR, STATE_DIR), (runtime, state));
+        assert_eq!(INSTANCE_DEVICE_PREFIX.is_none(), cfg!(target_os = "netbsd"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod defaults;
 mod error;
+mod instance;
 mod parse;
 mod print;
 mod values;
@@ -16,7 +17,12 @@ use serde::{Deserialize, Serialize};
 use vpnd_crypto::{PublicKey, SecretKey};
 
 pub use error::{ConfigError, ConfigErrors};
-pub use parse::{MAX_SOCKET_PATH, PARAMS as PARAMETERS, parse, parse_stats_path};
+pub use instance::{
+    Derived, InstanceDirs, InstanceName, InstanceNameError, device_name, instance_of,
+};
+pub use parse::{
+    MAX_SOCKET_PATH, PARAMS as PARAMETERS, parse, parse_in, parse_stats_path, parse_stats_path_in,
+};
 pub use print::Secrets;
 pub use values::{
     GroupName, GroupNameError, RemoteHost, RemoteHostError, StatsPrefix, StatsPrefixError,
@@ -127,8 +133,12 @@ pub struct Config {
     pub role: RoleConfig,
     /// `device`: the tun interface.
     pub device: IfName,
-    /// `stats_prefix`: `None` means the host name (the parent fills it in).
+    /// `stats_prefix`: `None` means the host name, followed by
+    /// `.NAME` for a named instance (the parent fills it in).
     pub stats_prefix: Option<StatsPrefix>,
+    /// The instance the file's name gives (`None` for `vpnd.conf`, and for
+    /// a name that is no instance name when nothing follows from it).
+    pub instance: Option<InstanceName>,
     /// `local_sk`.
     pub local_sk: SecretKey,
     /// `local_port`.

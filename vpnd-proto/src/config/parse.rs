@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use vpnd_crypto::{PublicKey, SecretKey};
 
+use super::instance::{Derived, InstanceDirs, InstanceName, instance_of};
 use super::{
     Config, ConfigError, ConfigErrors, MinPushedPrefix, Remote, Role, RoleConfig, defaults,
 };
@@ -71,12 +72,19 @@ const MAX_PATH: usize = 1023;
 /// `libc` crate's `sockaddr_un` for each; sys/sys/un.h).
 pub const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
 
-/// Parses the text of a configuration file. `path` only names the file in
-/// errors. Names are matched case-insensitively (as the deployed peer
-/// does); unlike the deployed peer, blanks and CR around values are
-/// removed, and anything unknown, repeated or malformed is an error (W11).
+/// Parses the text of a configuration file, a named instance's files in
+/// this platform's directories. `path` names the file in errors and, by
+/// its name, the instance ([`instance_of`]). Names are matched
+/// case-insensitively (as the deployed peer does); unlike the deployed
+/// peer, blanks and CR around values are removed, and anything unknown,
+/// repeated or malformed is an error (W11).
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    let mut p = Parser::scan(path, text);
+    parse_in(path, text, &InstanceDirs::platform())
+}
+
+/// [`parse`], a named instance's files in `dirs`.
+pub fn parse_in(path: &Path, text: &str, dirs: &InstanceDirs) -> Result<Config, ConfigErrors> {
+    let mut p = Parser::scan(path, text, dirs);
     let config = p.build();
     p.finish(config)
 }
@@ -88,7 +96,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
 /// decoded and a file whose key is missing or malformed still names its
 /// socket.
 pub fn parse_stats_path(path: &Path, text: &str) -> Result<PathBuf, ConfigErrors> {
-    let mut p = Parser::scan(path, text);
+    parse_stats_path_in(path, text, &InstanceDirs::platform())
+}
+
+/// [`parse_stats_path`], a named instance's socket in `dirs`.
+pub fn parse_stats_path_in(
+    path: &Path,
+    text: &str,
+    dirs: &InstanceDirs,
+) -> Result<PathBuf, ConfigErrors> {
+    let mut p = Parser::scan(path, text, dirs);
     let stats_path = p.stats_path();
     p.finish(stats_path)
 }
@@ -102,15 +119,25 @@ struct Parser<'a> {
     path: &'a Path,
     entries: BTreeMap<&'static str, Entry<'a>>,
     errors: Vec<ConfigError>,
+    /// The instance the file's name gives, or why it gives none.
+    instance: Result<Option<InstanceName>, String>,
+    /// Where a named instance's files go.
+    dirs: &'a InstanceDirs,
+    /// Unset parameters that would follow from an instance name the
+    /// file's name does not give.
+    unnamed: Vec<&'static str>,
 }
 
 impl<'a> Parser<'a> {
     /// Every line of `text` taken apart into `entries`, or an error.
-    fn scan(path: &'a Path, text: &'a str) -> Parser<'a> {
+    fn scan(path: &'a Path, text: &'a str, dirs: &'a InstanceDirs) -> Parser<'a> {
         let mut p = Parser {
             path,
             entries: BTreeMap::new(),
             errors: Vec::new(),
+            instance: instance_of(path),
+            dirs,
+            unnamed: Vec::new(),
         };
         for (i, line) in text.split('\n').enumerate() {
             p.line(i + 1, line);
@@ -119,7 +146,14 @@ impl<'a> Parser<'a> {
     }
 
     /// What was read, if nothing was wrong; else every error in line order.
-    fn finish<T>(self, read: Option<T>) -> Result<T, ConfigErrors> {
+    fn finish<T>(mut self, read: Option<T>) -> Result<T, ConfigErrors> {
+        if let (Err(why), false) = (&self.instance, self.unnamed.is_empty()) {
+            let reason = format!(
+                "{why}: set {}, or name the file NAME.conf",
+                self.unnamed.join(", ")
+            );
+            self.error(None, None, None, reason);
+        }
         let mut errors = self.errors;
         errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         match read {
@@ -228,6 +262,43 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The value of `param`, or when unset the default instance's
+    /// `default`, or what `derive` makes of the instance's name (checked
+    /// by `parse` as a value written in the file would be).
+    fn or_instance<T>(
+        &mut self,
+        param: &'static str,
+        default: T,
+        derive: impl FnOnce(Derived<'_>) -> Result<String, String>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        if self.entries.contains_key(param) {
+            return self.get(param, parse);
+        }
+        let name = match &self.instance {
+            Ok(None) => return Some(default),
+            Ok(Some(name)) => name.clone(),
+            Err(_) => {
+                self.unnamed.push(param);
+                return None;
+            }
+        };
+        let derived = derive(Derived {
+            name: &name,
+            dirs: self.dirs,
+        });
+        let checked = derived.and_then(|v| {
+            parse(&v).map_err(|e| format!("{v}: {e} (unset: from the instance name {name})"))
+        });
+        match checked {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.error(None, Some(param), None, reason);
+                None
+            }
+        }
+    }
+
     /// The value of a parameter `role` requires.
     fn required<T>(
         &mut self,
@@ -265,8 +336,16 @@ impl<'a> Parser<'a> {
         let remote_pk = self.required("remote_pk", role, |v| {
             PublicKey::from_hex(v).map_err(|e| e.to_string())
         });
-        let device = self.or("device", IfName::from_str("tun0").ok()?, text);
+        let device = self.or_instance(
+            "device",
+            IfName::from_str("tun0").ok()?,
+            |d| d.device().map(|n| n.to_string()),
+            text,
+        );
         let stats_prefix = self.get("stats_prefix", text);
+        if !self.entries.contains_key("stats_prefix") && self.instance.is_err() {
+            self.unnamed.push("stats_prefix");
+        }
         let local_port = self.or("local_port", 4706, port);
         let ip_path = self.or("ip_path", PathBuf::from(defaults::IP_PATH), path);
         let up_script = self.get("up_script", path);
@@ -275,17 +354,28 @@ impl<'a> Parser<'a> {
         let max_key_age = self.or("max_key_age", 60, |v| number(v, 30, 3600));
         let max_key_packets = self.or("max_key_packets", 100_000, |v| number(v, 5000, 10_000_000));
         let nonce_reset_incr = self.or("nonce_reset_incr", 10_000, |v| number(v, 16, 20_000));
-        let local_nonce_file = self.or("local_nonce_file", defaults::LOCAL_NONCE_FILE.into(), path);
-        let remote_nonce_file = self.or(
+        let local_nonce_file = self.or_instance(
+            "local_nonce_file",
+            defaults::LOCAL_NONCE_FILE.into(),
+            |d| utf8(d.local_nonce_file()),
+            path,
+        );
+        let remote_nonce_file = self.or_instance(
             "remote_nonce_file",
             defaults::REMOTE_NONCE_FILE.into(),
+            |d| utf8(d.remote_nonce_file()),
             path,
         );
         let user = self.or("user", "_vpnd".parse().ok()?, text);
         let chroot_dir = self.or("chroot_dir", defaults::CHROOT_DIR.into(), path);
         let stats_path = self.stats_path();
         let stats_group = self.get("stats_group", text);
-        let pid_file = self.or("pid_file", defaults::PID_FILE.into(), path);
+        let pid_file = self.or_instance(
+            "pid_file",
+            defaults::PID_FILE.into(),
+            |d| utf8(d.pid_file()),
+            path,
+        );
         let mtu = self.get("mtu", |v| number(v, 576, 1500).map(|n| n as u16));
         let stats_prefix = match (self.entries.contains_key("stats_prefix"), stats_prefix) {
             (true, None) => return None,
@@ -319,6 +409,7 @@ impl<'a> Parser<'a> {
             role: role_config?,
             device: device?,
             stats_prefix,
+            instance: self.instance.clone().ok().flatten(),
             local_sk: local_sk?,
             local_port: local_port?,
             remote_pk: remote_pk?,
@@ -341,7 +432,12 @@ impl<'a> Parser<'a> {
     }
 
     fn stats_path(&mut self) -> Option<PathBuf> {
-        self.or("stats_path", defaults::STATS_PATH.into(), socket_path)
+        self.or_instance(
+            "stats_path",
+            defaults::STATS_PATH.into(),
+            |d| utf8(d.stats_path()),
+            socket_path,
+        )
     }
 
     fn role_config(&mut self, role: Role) -> Option<RoleConfig> {
@@ -413,6 +509,13 @@ where
     T::Err: std::fmt::Display,
 {
     v.parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// A derived path as the text a file would hold.
+fn utf8(p: PathBuf) -> Result<String, String> {
+    p.into_os_string()
+        .into_string()
+        .map_err(|p| format!("{}: not UTF-8", p.to_string_lossy()))
 }
 
 fn role(v: &str) -> Result<Role, String> {

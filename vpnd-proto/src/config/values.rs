@@ -79,6 +79,18 @@ impl StatsPrefix {
             .collect();
         cleaned.trim_start_matches('-').parse().ok()
     }
+
+    /// This prefix followed by `.NAME` for a named instance, so that each
+    /// instance's metrics have a path of their own below the host's; this
+    /// prefix is shortened to make room for the name.
+    pub fn with_instance(self, instance: Option<&super::InstanceName>) -> StatsPrefix {
+        let Some(name) = instance else {
+            return self;
+        };
+        let room = Self::MAX_LEN.saturating_sub(name.as_str().len() + 1);
+        let head: String = self.0.chars().take(room).collect();
+        format!("{head}.{name}").parse().unwrap_or(self)
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +129,22 @@ mod tests {
                 .to_string(),
             "StatsPrefix: wrong length (1 to 63 of letters, digits, '.', '-', '_')"
         );
+    }
+
+    #[test]
+    fn a_named_instance_has_its_own_path_below_the_host() {
+        let host = StatsPrefix::from_host_name("gw1.example.net").unwrap();
+        let alice: super::super::InstanceName = "alice".parse().unwrap();
+        assert_eq!(
+            host.clone().with_instance(Some(&alice)).as_str(),
+            "gw1_example_net.alice"
+        );
+        assert_eq!(host.clone().with_instance(None), host);
+        let long = StatsPrefix::from_host_name(&"h".repeat(63)).unwrap();
+        let longest: super::super::InstanceName = "n".repeat(32).parse().unwrap();
+        let both = long.with_instance(Some(&longest));
+        assert_eq!(both.as_str().len(), StatsPrefix::MAX_LEN);
+        assert!(both.as_str().ends_with(&format!(".{}", "n".repeat(32))));
     }
 
     #[test]

@@ -63,7 +63,7 @@ const MAX_CONFIG: u64 = 64 * 1024;
 /// could change them.
 pub fn load(path: &Path) -> Result<Loaded<Config>, LoadError> {
     let loaded = load_with(path, Strictness::Refuse, |path, text| {
-        let config = config::parse(path, text)?;
+        let config = config::parse_in(path, text, &vpnd_priv::instance_dirs::dirs())?;
         check_device(path, text, &config)?;
         Ok(config)
     })?;
@@ -176,7 +176,9 @@ fn line_of(text: &str, param: &str) -> Option<usize> {
 /// Reads `path` for its `stats_path` alone: the secret key is not decoded,
 /// and a file without a valid one still names its socket.
 pub fn load_stats_path(path: &Path) -> Result<Loaded<PathBuf>, LoadError> {
-    load_with(path, Strictness::Warn, config::parse_stats_path)
+    load_with(path, Strictness::Warn, |path, text| {
+        config::parse_stats_path_in(path, text, &vpnd_priv::instance_dirs::dirs())
+    })
 }
 
 /// Reads `path` and hands its text to `parse`, first judging the file as

@@ -16,6 +16,7 @@ use log::Level;
 
 mod cli;
 mod daemonize;
+mod instances;
 mod load;
 mod nonce_report;
 mod preflight;
@@ -88,6 +89,14 @@ fn main() -> ExitCode {
                 logging::report(Level::Error, &e.to_string());
                 return ExitCode::from(nonce_file_exit_code(&e));
             }
+        }
+        let neighbours = instances::neighbours(&args.config, &config);
+        let collisions = instances::collisions(&args.config, &config, &neighbours);
+        if !collisions.is_empty() {
+            for c in &collisions {
+                eprintln!("vpnd: {c}");
+            }
+            return ExitCode::from(sysexits::EX_CONFIG);
         }
         println!("{}: configuration OK", args.config.display());
         return ExitCode::SUCCESS;
@@ -296,7 +305,7 @@ fn start_exit_code(e: &StartError) -> u8 {
     match e {
         StartError::NonceFile { error, .. } => nonce_file_exit_code(error),
         StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
-        StartError::PidFile(_) => EX_CANTCREAT,
+        StartError::PidFile(_) | StartError::Directory(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
         StartError::Spawn(_) => EX_OSERR,
         StartError::Environment(_) => EX_USAGE,
