@@ -273,14 +273,19 @@ fn vpnd_n_refuses_a_script_missing_not_executable_or_writable_by_others() {
     }
     let pair = Pair::new("hookc", "");
     let conf = std::fs::read_to_string(&pair.a.conf).unwrap();
+    // a alone in a directory: b's file beside it takes the same port (in
+    // its own namespace), which -n refuses between neighbours.
+    let alone = pair.dir.join("a-alone");
+    std::fs::create_dir(&alone).unwrap();
+    let a_conf = alone.join("a.conf");
     let check = |script: &Path| {
         write_private(
-            &pair.a.conf,
+            &a_conf,
             &format!("{conf}down_script: {}\n", script.display()),
         );
         let out = std::process::Command::new(vpnd_tests::binary("vpnd"))
             .args(["-n", "-c"])
-            .arg(&pair.a.conf)
+            .arg(&a_conf)
             .output()
             .unwrap();
         (
