@@ -224,7 +224,9 @@ pub fn stats_listener(path: &Path, gid: u32) -> Result<UnixListener, SocketError
     // set through the umask, as the socket is made, because a chmod by
     // path afterwards would follow a symbolic link put in its place, and
     // fchmod(2) on a socket does not reach its file.
-    let mask = rustix::fs::Mode::from_bits_truncate(0o777 & !STATS_MODE);
+    // mode_t is 16 bits on the BSDs, 32 on Linux; 0o117 fits both.
+    let mask = rustix::fs::RawMode::try_from(0o777 & !STATS_MODE)
+        .map_or(rustix::fs::Mode::RWXO, rustix::fs::Mode::from_bits_truncate);
     let inherited = rustix::process::umask(mask);
     let bound = UnixListener::bind(path);
     rustix::process::umask(inherited);
