@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod check;
 mod cli;
 mod daemonize;
 mod load;
@@ -28,6 +29,7 @@ use vpnd_priv::spawn::ChildLogging;
 use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
 
+use crate::check::Problem;
 use crate::cli::Args;
 use crate::daemonize::Readiness;
 use crate::load::{LoadError, Loaded};
@@ -67,10 +69,14 @@ fn main() -> ExitCode {
         vpnd_net::inherited::close_from(vpnd_net::child::IPC_FD + 1);
         return net_process(&args);
     }
+    if args.json && !args.status {
+        eprintln!("vpnd: -j is an option of -s");
+        return ExitCode::from(sysexits::EX_USAGE);
+    }
     if args.status {
         // Only the socket's path is read: -s needs no key.
         return match loaded(load::load_stats_path(&args.config)) {
-            Ok(stats_path) => status(&stats_path),
+            Ok(stats_path) => status(&stats_path, args.json),
             Err(code) => code,
         };
     }
@@ -85,20 +91,41 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if args.check {
-        if args.verbose > 0 {
-            print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
-        }
-        match nonce_report::report(&config) {
-            Ok(lines) => print!("{lines}"),
-            Err(e) => {
-                eprintln!("vpnd: {e}");
-                return ExitCode::from(nonce_file_exit_code(&e));
-            }
-        }
-        println!("{}: configuration OK", args.config.display());
-        return ExitCode::SUCCESS;
+        return check(&args, &config);
     }
     run(&args, config)
+}
+
+/// `vpnd -n`: what the start would refuse, every problem, with the exit
+/// status of the first as the start would exit; the nonce values, this
+/// side's public key and, with `-v`, the configuration.
+fn check(args: &Args, config: &Config) -> ExitCode {
+    if args.verbose > 0 {
+        print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
+    }
+    let checked = check::check(config);
+    print!("{}", checked.report);
+    for warning in &checked.warnings {
+        eprintln!("vpnd: warning: {warning}");
+    }
+    for problem in &checked.problems {
+        eprintln!("vpnd: {problem}");
+    }
+    match checked.problems.first() {
+        Some(first) => ExitCode::from(check_exit_code(first)),
+        None => {
+            println!("{}: configuration OK", args.config.display());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check_exit_code(problem: &Problem) -> u8 {
+    match problem {
+        Problem::Preflight(e) => preflight_exit_code(e),
+        Problem::NonceFile { error, .. } => nonce_file_exit_code(error),
+        Problem::Start(e) => start_exit_code(e),
+    }
 }
 
 /// What was read, its warnings printed; or the error printed and its exit
@@ -121,9 +148,15 @@ fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
     }
 }
 
-/// `vpnd -s`: the status block of the vpnd listening on `stats_path`.
-fn status(stats_path: &Path) -> ExitCode {
-    match status::query(stats_path) {
+/// `vpnd -s`: the status block (`-j`: the JSON object) of the vpnd
+/// listening on `stats_path`.
+fn status(stats_path: &Path, json: bool) -> ExitCode {
+    let format = if json {
+        status::Format::Json
+    } else {
+        status::Format::Text
+    };
+    match status::query(stats_path, format) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -210,7 +243,13 @@ fn run(args: &Args, config: Config) -> ExitCode {
         verbose: args.verbose,
     };
     let started = preflight::check(&config)
-        .map_err(|e| (preflight_exit_code(&e), e.to_string()))
+        .map_err(|problems| {
+            let code = problems
+                .first()
+                .map_or(sysexits::EX_SOFTWARE, preflight_exit_code);
+            let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            (code, all.join("; "))
+        })
         .and_then(|resolved| {
             startup::start(config, resolved, child_logging)
                 .map_err(|e| (start_exit_code(&e), e.to_string()))
@@ -273,7 +312,9 @@ fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
         StartError::NonceFile(e) => nonce_file_exit_code(e),
-        StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
+        // Another instance runs with this pid file or stats socket.
+        StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. })
+        | StartError::Socket(vpnd_priv::sockets::SocketError::StatsInUse { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
         StartError::Spawn(_) => EX_OSERR,
