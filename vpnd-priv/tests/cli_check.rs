@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -390,7 +390,9 @@ fn status_json_is_asked_for_and_printed_only_when_valid() {
             request
         });
         let out = vpnd(&["-s", "-j", "-c", path.to_str().unwrap()]);
-        assert_eq!(daemon.join().unwrap(), b"status json\n");
+        // Were vpnd never to connect, this one ends the wait for it.
+        drop(UnixStream::connect(&socket));
+        assert_eq!(daemon.join().unwrap(), b"status json\n", "{out:?}");
         std::fs::remove_file(&socket).unwrap();
         if ok {
             assert!(out.status.success(), "{out:?}");
