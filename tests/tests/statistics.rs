@@ -1,7 +1,7 @@
 //! The stats socket of a running pair: every metric vpnd(8) documents, and
 //! no other; counters that rise with traffic and never fall; a client that
 //! holds its connection open (or eight of them) delays nobody else; and
-//! `vpnd -s` prints the status block.
+//! `vpnd -s` prints the status block, `vpnd -s -j` the status as JSON.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -181,6 +181,71 @@ fn vpnd_s_prints_role_state_peer_traffic_and_drops() {
         .filter_map(|m| m.strip_prefix("drops.").map(str::to_owned))
         .collect();
     assert_eq!(reasons, documented, "{text}");
+}
+
+/// `vpnd -s -j`: one JSON object with the fields of the status block and
+/// every documented metric as a 64-bit integer, agreeing with the
+/// Graphite lines.
+#[test]
+fn vpnd_s_j_prints_the_status_as_json_every_counter_an_integer() {
+    if !vpnd_tests::can_run!() {
+        return;
+    }
+    let pair = Pair::new("json", "");
+    let (da, _db) = pair.start_both();
+    assert!(traffic::ping_flood(&pair.a.ns, HOST_A, HOST_B, 20));
+    let out = pair
+        .a
+        .ns
+        .command(vpnd_tests::binary("vpnd"))
+        .args(["-s", "-j", "-c"])
+        .arg(&pair.a.conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["vpnd"], env!("CARGO_PKG_VERSION"), "{text}");
+    assert_eq!(v["role"], "net-gw", "{text}");
+    assert!(
+        v["state"].as_str().unwrap().starts_with("ACTIVE ("),
+        "{text}"
+    );
+    assert_eq!(v["peer"], format!("{OUTER_B}:4706"), "{text}");
+    assert_eq!(v["key"], "ephemeral", "{text}");
+    assert!(v["session_age_secs"].as_u64().is_some(), "{text}");
+    assert!(v["last_heard_secs"].as_u64().is_some(), "{text}");
+    assert!(v["max_key_age_secs"].as_u64().is_some(), "{text}");
+    let on_disk: String = std::fs::read(&pair.a.local_nonce_file)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v["local_nonce"], on_disk.as_str(), "{text}");
+    let counters = v["counters"].as_object().unwrap();
+    let names: BTreeSet<&String> = counters.keys().collect();
+    let documented = manual::documented_metrics();
+    assert_eq!(names, documented.iter().collect(), "{text}");
+    for (name, value) in counters {
+        assert!(value.is_u64(), "{name}: {value} in {text}");
+    }
+    assert!(counters["tx.packets"].as_u64().unwrap() >= 20, "{text}");
+    let drops: u64 = counters
+        .iter()
+        .filter(|(n, _)| n.starts_with("drops."))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(v["drops"].as_u64(), Some(drops), "{text}");
+    // The same counters as the Graphite lines (taken after: they only
+    // grow, and nothing flows now but the session's own messages).
+    let graphite = parse_graphite(&da.graphite_text());
+    for name in ["sessions", "keys", "peer_deaths", "udp_send_errors"] {
+        assert_eq!(
+            counters[name].as_u64(),
+            graphite.get(name).copied(),
+            "{name}: {text}"
+        );
+    }
 }
 
 #[test]

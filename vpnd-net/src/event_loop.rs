@@ -642,5 +642,6 @@ fn render<E: Entropy>(
             clock::unix_time(),
         ),
         Answer::Status => report::status(session, io_stats, now, reporting),
+        Answer::StatusJson => crate::status_json::status_json(session, io_stats, now, reporting),
     }
 }

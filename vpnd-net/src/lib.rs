@@ -23,6 +23,7 @@ pub mod sandbox;
 #[cfg(debug_assertions)]
 mod sandbox_probe;
 pub mod stats_server;
+pub mod status_json;
 #[cfg(target_os = "linux")]
 pub mod syscall_filter;
 pub mod transport;

@@ -133,9 +133,30 @@ pub fn graphite<E: Entropy>(
     prefix: &str,
     unix_time: u64,
 ) -> String {
+    let mut out = String::new();
+    for (name, value) in counters(s, io, now) {
+        let _ = writeln!(out, "{prefix}.vpnd.{name} {value} {unix_time}");
+    }
+    for (name, value) in drops(s) {
+        let _ = writeln!(out, "{prefix}.vpnd.drops.{name} {value} {unix_time}");
+    }
+    out
+}
+
+/// How many metrics [`counters`] gives.
+pub const COUNTERS: usize = 27;
+
+/// Every counter and gauge of the Graphite lines but the drops, by its
+/// metric name (without the prefix), the deployed peer's first: the
+/// Graphite lines and `vpnd -s -j` are made from this one list.
+pub fn counters<E: Entropy>(
+    s: &Session<E>,
+    io: &IoStats,
+    now: Timestamp,
+) -> [(&'static str, u64); COUNTERS] {
     let st = s.stats();
     let session_secs = s.session_age(now).map_or(0, |d| d.as_secs());
-    let metrics: [(&str, u64); 27] = [
+    [
         ("keys", st.keys),
         ("sessions", st.sessions),
         ("rx.data_bytes", st.rx_data_bytes),
@@ -166,20 +187,15 @@ pub fn graphite<E: Entropy>(
         ("offload_joined", io.offload_joined),
         ("log_lines_dropped", io.log_lines_dropped),
         ("refused_requests", io.refused_requests),
-    ];
-    let mut out = String::new();
-    for (name, value) in metrics {
-        let _ = writeln!(out, "{prefix}.vpnd.{name} {value} {unix_time}");
-    }
-    for r in DropReason::ALL {
-        let _ = writeln!(
-            out,
-            "{prefix}.vpnd.drops.{} {} {unix_time}",
-            r.name(),
-            st.drops_of(r)
-        );
-    }
-    out
+    ]
+}
+
+/// The drops by reason, every reason in its documented order.
+pub fn drops<E: Entropy>(s: &Session<E>) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    let st = s.stats();
+    DropReason::ALL
+        .into_iter()
+        .map(move |r| (r.name(), st.drops_of(r)))
 }
 
 /// The status block `vpnd -s` prints: `name: value` lines, then the drops
@@ -272,13 +288,13 @@ pub struct Reporting {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vpnd_crypto::{KeyPair, Nonce, SecretKey, SharedKey};
     use vpnd_proto::session::{SeededEntropy, SessionConfig};
     use vpnd_proto::wire::Inet6Family;
 
-    fn session() -> Session<SeededEntropy> {
+    pub(crate) fn session() -> Session<SeededEntropy> {
         let a = KeyPair::from_secret(SecretKey::from_bytes([1; 32]));
         let config = SessionConfig {
             role: Role::NetGw,

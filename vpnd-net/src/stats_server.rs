@@ -1,7 +1,8 @@
 //! The stats socket's connections: each is answered once and closed.
 //!
 //! A client that writes `status` first (as `vpnd -s` does) gets the status
-//! block; any other client gets the Graphite lines, as soon as it writes
+//! block, one that writes `status json` (`vpnd -s -j`) the status as JSON;
+//! any other client gets the Graphite lines, as soon as it writes
 //! something else or closes its side, and at the latest after
 //! [`REQUEST_WAIT`]. Everything is non-blocking and bounded: at most
 //! [`MAX_PENDING`] connections wait for their request (one more is answered
@@ -27,6 +28,9 @@ pub const MAX_PENDING: usize = 8;
 /// The request that asks for the status block instead of Graphite lines.
 pub const STATUS_REQUEST: &[u8] = b"status";
 
+/// The request that asks for the status as JSON.
+pub const STATUS_JSON_REQUEST: &[u8] = b"status json";
+
 /// Which answer a connection gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -34,6 +38,8 @@ pub enum Answer {
     Graphite,
     /// The status block of `vpnd -s`.
     Status,
+    /// The status as JSON, of `vpnd -s -j`.
+    StatusJson,
 }
 
 #[derive(Debug)]
@@ -162,6 +168,8 @@ impl StatsServer {
 fn read_request(mut stream: &UnixStream) -> Option<Answer> {
     let mut buf = [0u8; 16];
     match stream.read(&mut buf) {
+        // The longer request first: it starts with the shorter.
+        Ok(n) if buf[..n].starts_with(STATUS_JSON_REQUEST) => Some(Answer::StatusJson),
         Ok(n) if buf[..n].starts_with(STATUS_REQUEST) => Some(Answer::Status),
         // Anything else, or the end of its side: a Graphite reader.
         Ok(_) => Some(Answer::Graphite),

@@ -283,12 +283,36 @@ pub fn write(path: &Path, nonce: &[u8; 24]) -> Result<(), NonceFileError> {
     result.map_err(write_error)
 }
 
+/// Checks, changing nothing, that the place of `path` can take it: its
+/// directory exists, root alone can change it and every directory above
+/// it (as [`read`] checks), and it is not on a read-only file system. What
+/// `vpnd -n` can tell; the start goes on to write ([`check_writable`]).
+/// Run by another user than root, a directory only root may write is not
+/// refused: the start runs as root.
+pub fn check_place_writable(path: &Path) -> Result<(), NonceFileError> {
+    let dir = directory_of(path);
+    let write_error = |source| NonceFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    check_place_to_write(path)?;
+    match rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::ACCESS) if !rustix::process::geteuid().is_root() => Ok(()),
+        Err(e) => Err(write_error(std::io::Error::new(
+            std::io::Error::from(e).kind(),
+            format!("directory {}: {e}", dir.display()),
+        ))),
+    }
+}
+
 /// Proves at start that `path` can be written, so that a nonce file in a
 /// missing or read-only place is a start-up error, not an error logged at
 /// every later write (after which a restart would begin from a stale
 /// value): writes `current` back, or, without a file yet, creates and
 /// removes the temporary file a write uses.
 pub fn check_writable(path: &Path, current: Option<&[u8; 24]>) -> Result<(), NonceFileError> {
+    check_place_writable(path)?;
     if let Some(nonce) = current {
         return write(path, nonce);
     }
@@ -296,7 +320,6 @@ pub fn check_writable(path: &Path, current: Option<&[u8; 24]>) -> Result<(), Non
         path: path.to_path_buf(),
         source,
     };
-    check_place_to_write(path)?;
     let tmp = tmp_path(path);
     create_tmp(&tmp)?;
     fs::remove_file(&tmp).map_err(write_error)

@@ -12,7 +12,7 @@ use rustix::process::{Pid, test_kill_process};
 #[derive(Debug, thiserror::Error)]
 pub enum PidFileError {
     /// Another process runs with the pid in the file.
-    #[error("{}: vpnd is already running as pid {pid}", path.display())]
+    #[error("pid_file {}: vpnd is already running as pid {pid}", path.display())]
     Running {
         /// The file.
         path: PathBuf,
@@ -62,12 +62,7 @@ impl PidFile {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if let Some(running) = running_pid(path) {
-                        return Err(PidFileError::Running {
-                            path: path.to_path_buf(),
-                            pid: running,
-                        });
-                    }
+                    check_free(path)?;
                     // Stale: its process is gone.
                     fs::remove_file(path).map_err(io)?;
                 }
@@ -82,6 +77,18 @@ impl PidFile {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// No running process holds `path` (`vpnd -n` asks, and the start, which
+/// replaces a stale file).
+pub fn check_free(path: &Path) -> Result<(), PidFileError> {
+    match running_pid(path) {
+        Some(pid) => Err(PidFileError::Running {
+            path: path.to_path_buf(),
+            pid,
+        }),
+        None => Ok(()),
     }
 }
 

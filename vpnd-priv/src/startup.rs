@@ -133,27 +133,10 @@ pub fn start(
         );
     }
     let pid_file = PidFile::create(&config.pid_file)?;
-    let resolvconf = match &config.role {
-        RoleConfig::Host {
-            resolvconf_path, ..
-        } => {
-            if !crate::exec::is_executable(resolvconf_path) {
-                log::warn!(
-                    "resolvconf_path {}: not an executable file; a resolver the gateway pushes will not be configured",
-                    resolvconf_path.display()
-                );
-            }
-            resolvconf_path.clone()
-        }
-        _ => PathBuf::from(vpnd_proto::config::defaults::RESOLVCONF_PATH),
-    };
-    let tools = Tools {
-        ip: config.ip_path.clone(),
-        resolvconf,
-        up_script: config.up_script.clone(),
-        down_script: config.down_script.clone(),
-    };
-    crate::exec::check_programs(&netconf::platform(), &tools)?;
+    let (tools, warning) = programs(&config)?;
+    if let Some(warning) = warning {
+        log::warn!("{warning}");
+    }
     let executor = Executor {
         platform: netconf::platform(),
         device: config.device.clone(),
@@ -271,6 +254,38 @@ pub fn start(
     send_start(&parent, start, fds.into_iter().flatten().collect())?;
     parent.await_hello(HELLO_TIMEOUT)?;
     Ok(parent)
+}
+
+/// The programs root runs for `config`, each checked to be an executable
+/// file: a missing one that the start needs (`ip_path` on Linux) is an
+/// error; a host's missing `resolvconf_path` only costs the resolver, and
+/// is the warning returned. The start and `vpnd -n` both ask this.
+pub fn programs(config: &Config) -> Result<(Tools, Option<String>), StartError> {
+    let (resolvconf, warning) = match &config.role {
+        RoleConfig::Host {
+            resolvconf_path, ..
+        } => (
+            resolvconf_path.clone(),
+            (!crate::exec::is_executable(resolvconf_path)).then(|| {
+                format!(
+                    "resolvconf_path {}: not an executable file; a resolver the gateway pushes will not be configured",
+                    resolvconf_path.display()
+                )
+            }),
+        ),
+        _ => (
+            PathBuf::from(vpnd_proto::config::defaults::RESOLVCONF_PATH),
+            None,
+        ),
+    };
+    let tools = Tools {
+        ip: config.ip_path.clone(),
+        resolvconf,
+        up_script: config.up_script.clone(),
+        down_script: config.down_script.clone(),
+    };
+    crate::exec::check_programs(&netconf::platform(), &tools)?;
+    Ok((tools, warning))
 }
 
 fn send_start<P: Platform>(

@@ -1,10 +1,11 @@
-//! The command line without the daemon: -V, -n on good and bad files, -s
-//! reading only the stats socket's path.
+//! The command line without the daemon: -V, -n on good and bad files and
+//! on what the start would refuse on this system, -s reading only the
+//! stats socket's path.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -46,14 +47,33 @@ fn version() {
     );
 }
 
-/// GOOD with its nonce files in `dir`.
-fn with_nonce_files(dir: &Path) -> String {
+/// What places a configuration on this system, in `dir`: the nonce
+/// files, the pid file and the stats socket there, an empty chroot
+/// directory (made here) and a user that exists everywhere.
+fn placed(dir: &Path) -> String {
+    let chroot = dir.join("empty");
+    if !chroot.exists() {
+        std::fs::create_dir(&chroot).unwrap();
+    }
+    std::fs::set_permissions(&chroot, std::fs::Permissions::from_mode(0o755)).unwrap();
     format!(
-        "{GOOD}local_nonce_file: {}\nremote_nonce_file: {}\n",
+        "user: nobody\nchroot_dir: {}\npid_file: {}\nstats_path: {}\n\
+         local_nonce_file: {}\nremote_nonce_file: {}\n",
+        chroot.display(),
+        dir.join("vpnd.pid").display(),
+        dir.join("stats.sock").display(),
         dir.join("local.nonce").display(),
         dir.join("remote.nonce").display()
     )
 }
+
+/// GOOD, placed in `dir`.
+fn with_nonce_files(dir: &Path) -> String {
+    format!("{GOOD}{}", placed(dir))
+}
+
+/// The public key of GOOD's `local_sk`.
+const GOOD_PK: &str = "7a46e129fd805047448437e4744f1f1576be8c449fdf57e0c580d36c5cfc6668";
 
 #[test]
 fn a_good_file_is_ok_and_printed_redacted() {
@@ -67,6 +87,7 @@ fn a_good_file_is_ok_and_printed_redacted() {
         format!(
             "local_nonce_file {d}/local.nonce: absent (the send counter starts from the clock)\n\
              remote_nonce_file {d}/remote.nonce: absent (every nonce of the peer is new)\n\
+             public key: {GOOD_PK} (the peer's remote_pk)\n\
              {}: configuration OK\n",
             path.display()
         )
@@ -136,6 +157,262 @@ fn the_check_shows_both_nonces_and_refuses_unsafe_nonce_files() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(65), "{stderr}");
     assert!(stderr.contains("at the top of the nonce space"), "{stderr}");
+}
+
+/// The user and the chroot directory as the start checks them: root
+/// refused, a directory others can write refused, both reported at once
+/// with the exit status of the first, by parameter and value.
+#[test]
+fn a_root_user_and_a_chroot_others_can_write_are_refused_as_the_start_refuses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = with_nonce_files(dir.path());
+    let chroot = dir.path().join("empty");
+    let as_root = good.replace("user: nobody", "user: root");
+    let out = check(&file(&dir, "vpnd.conf", &as_root, 0o600), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(67), "{err}");
+    assert!(
+        err.contains(
+            "vpnd: user root: has uid or gid 0; the network process must run unprivileged"
+        ),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+
+    std::fs::set_permissions(&chroot, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = check(&file(&dir, "vpnd.conf", &good, 0o600), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    let open = format!(
+        "vpnd: chroot_dir {}: is writable by group or others (mode 0777; chmod 755)",
+        chroot.display()
+    );
+    assert!(err.contains(&open), "{err}");
+
+    let out = check(&file(&dir, "vpnd.conf", &as_root, 0o600), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(67), "{err}");
+    assert!(
+        err.contains("vpnd: user root: ") && err.contains(&open),
+        "{err}"
+    );
+
+    std::fs::remove_dir(&chroot).unwrap();
+    let out = check(&file(&dir, "vpnd.conf", &good, 0o600), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains(&format!("vpnd: chroot_dir {}: ", chroot.display())),
+        "{err}"
+    );
+}
+
+/// A nonce file whose directory does not exist cannot be written: the
+/// start's exit status, the parameter and the missing directory named.
+#[test]
+fn a_nonce_file_in_a_missing_directory_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let text = with_nonce_files(dir.path()).replace(
+        &format!(
+            "local_nonce_file: {}",
+            dir.path().join("local.nonce").display()
+        ),
+        &format!(
+            "local_nonce_file: {}",
+            missing.join("local.nonce").display()
+        ),
+    );
+    let out = check(&file(&dir, "vpnd.conf", &text, 0o600), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(73), "{err}");
+    assert!(
+        err.contains(&format!(
+            "vpnd: local_nonce_file {}/local.nonce: cannot write: the directory {} does not exist",
+            missing.display(),
+            missing.display()
+        )),
+        "{err}"
+    );
+}
+
+/// `vpnd -n` prints this side's public key: the one vpnd-keygen printed
+/// with the secret key.
+#[test]
+fn the_public_key_printed_is_the_one_vpnd_keygen_gave_with_the_secret_key() {
+    let keygen = Path::new(env!("CARGO_BIN_EXE_vpnd")).with_file_name("vpnd-keygen");
+    assert!(
+        keygen.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        keygen.display()
+    );
+    let out = Command::new(&keygen).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let pair = String::from_utf8(out.stdout).unwrap();
+    let value = |name: &str| -> String {
+        pair.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {pair}"))
+            .to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_nonce_files(dir.path()).replace(
+        "local_sk: 845b920bda4cd49d251d3329144a0cf8bdaaa07502626fa87f08e80faedab11f",
+        &format!("local_sk: {}", value("local_sk")),
+    );
+    let out = check(&file(&dir, "vpnd.conf", &text, 0o600), &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "public key: {} (the peer's remote_pk)\n",
+            value("remote_pk")
+        )),
+        "{stdout}\n{pair}"
+    );
+}
+
+/// The pid file and the stats socket must be free, as the start needs
+/// them (exit 75, another instance runs); held together by one running
+/// process they are this configuration's running vpnd, said and not
+/// refused (a check before a restart); stale ones are fine.
+#[test]
+fn the_pid_file_and_stats_socket_must_be_free_or_this_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "vpnd.conf", &with_nonce_files(dir.path()), 0o600);
+    let pid_file = dir.path().join("vpnd.pid");
+    let socket = dir.path().join("stats.sock");
+    // This test's own process is alive: it holds the pid file.
+    let me = std::process::id();
+    std::fs::write(&pid_file, format!("{me}\n")).unwrap();
+    let out = check(&path, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(
+        err.contains(&format!(
+            "vpnd: pid_file {}: vpnd is already running as pid {me}",
+            pid_file.display()
+        )),
+        "{err}"
+    );
+
+    let listener = UnixListener::bind(&socket).unwrap();
+    let out = check(&path, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "pid_file {}: vpnd runs as pid {me}, listening on stats_path {}: this configuration's",
+            pid_file.display(),
+            socket.display()
+        )),
+        "{stdout}"
+    );
+
+    // A pid that cannot exist (above pid_max): stale.
+    std::fs::write(&pid_file, "2147483000\n").unwrap();
+    let out = check(&path, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(
+        err.contains(&format!(
+            "vpnd: stats_path {}: in use: another vpnd is listening on it",
+            socket.display()
+        )),
+        "{err}"
+    );
+
+    // Nobody listens on the socket left behind: the start replaces it.
+    drop(listener);
+    let out = check(&path, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(socket.exists() && pid_file.exists());
+}
+
+/// The programs root runs must be there to run, as the start needs
+/// them: a missing `ip_path` (Linux) stops it with its exit status, a
+/// host's missing `resolvconf_path` is warned about, as the start warns.
+#[test]
+fn programs_root_runs_must_be_runnable() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    if cfg!(target_os = "linux") {
+        let text = format!(
+            "{}ip_path: {}\n",
+            with_nonce_files(dir.path()),
+            missing.display()
+        );
+        let out = check(&file(&dir, "vpnd.conf", &text, 0o600), &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(71), "{err}");
+        assert!(
+            err.contains(&format!(
+                "vpnd: {}: cannot run: ip_path: not an executable file",
+                missing.display()
+            )),
+            "{err}"
+        );
+    }
+    let host = with_nonce_files(dir.path()).replace("role: net-gw", "role: host")
+        + &format!("resolvconf_path: {}\n", missing.display());
+    let out = check(&file(&dir, "vpnd.conf", &host, 0o600), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "vpnd: warning: resolvconf_path {}: not an executable file",
+            missing.display()
+        )),
+        "{out:?}"
+    );
+}
+
+/// `vpnd -s -j` asks for `status json` and prints the answer as it came
+/// once it is a JSON object of printable ASCII; anything else from the
+/// network process is refused, exit 69, and not printed.
+#[test]
+fn status_json_is_asked_for_and_printed_only_when_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("stats.sock");
+    let text = format!("{GOOD}stats_path: {}\n", socket.display());
+    let path = file(&dir, "vpnd.conf", &text, 0o600);
+    let json = "{\"vpnd\":\"0.1.0\",\"counters\":{\"keys\":18446744073709551615}}\n";
+    for (answer, ok) in [
+        (json, true),
+        ("{\"peer\":\"\u{1b}]0;owned\u{7}\"}\n", false),
+        ("{\"vpnd\":", false),
+    ] {
+        let listener = UnixListener::bind(&socket).unwrap();
+        let daemon = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            stream.read_to_end(&mut request).unwrap();
+            stream.write_all(answer.as_bytes()).unwrap();
+            request
+        });
+        let out = vpnd(&["-s", "-j", "-c", path.to_str().unwrap()]);
+        // Were vpnd never to connect, this one ends the wait for it.
+        drop(UnixStream::connect(&socket));
+        assert_eq!(daemon.join().unwrap(), b"status json\n", "{out:?}");
+        std::fs::remove_file(&socket).unwrap();
+        if ok {
+            assert!(out.status.success(), "{out:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), json);
+        } else {
+            assert_eq!(out.status.code(), Some(69), "{answer:?}: {out:?}");
+            assert!(out.stdout.is_empty(), "{out:?}");
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("answered with no valid status JSON"),
+                "{out:?}"
+            );
+        }
+    }
+    // -j belongs to -s.
+    assert_eq!(
+        vpnd(&["-j", "-n", "-c", path.to_str().unwrap()])
+            .status
+            .code(),
+        Some(64)
+    );
 }
 
 #[test]
@@ -317,7 +594,7 @@ fn programs_root_runs_must_be_writable_by_root_alone() {
          remote_host: 198.18.0.2\n",
         "11".repeat(32),
         "22".repeat(32)
-    );
+    ) + &placed(dir.path());
     let mut parameters = vec!["resolvconf_path"];
     if cfg!(target_os = "linux") {
         parameters.push("ip_path");
@@ -429,15 +706,26 @@ fn the_sample_configurations_check_once_keys_are_filled_in() {
             "{role}: {err}"
         );
 
+        // Placed on this system: the samples' user and paths are what
+        // the packages create.
+        let mine = placed(dir.path());
+        let placed_here: Vec<&str> = mine.lines().filter_map(|l| l.split(':').next()).collect();
         let filled: String = text
             .lines()
+            .filter(|l| {
+                !l.split(':')
+                    .next()
+                    .is_some_and(|n| placed_here.contains(&n))
+            })
             .map(|l| match l.split_once(": ") {
                 Some(("local_sk", _)) => format!("local_sk: {}", "11".repeat(32)),
                 Some(("remote_pk", _)) => format!("remote_pk: {}", "22".repeat(32)),
                 _ => l.to_owned(),
             })
             .collect::<Vec<_>>()
-            .join("\n");
+            .join("\n")
+            + "\n"
+            + &mine;
         let conf = file(&dir, &format!("filled/{role}/{role}.conf"), &filled, 0o600);
         let out = check(&conf, &["-v"]);
         let stdout = String::from_utf8_lossy(&out.stdout);

@@ -10,11 +10,13 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A host-gw file: the keys, `extra`, and nothing that names a file.
+/// A host-gw file: the keys, `extra`, and nothing that names a file but
+/// a user and a chroot directory that exist everywhere (`vpnd -n` checks
+/// them).
 fn host_gw(extra: &str) -> String {
     format!(
         "role: host-gw\nlocal_sk: {}\nremote_pk: {}\nlocal_network: 198.19.1.0/24\n\
-         host_addr: 198.19.3.2/24\n{extra}",
+         host_addr: 198.19.3.2/24\nuser: nobody\nchroot_dir: /\n{extra}",
         "11".repeat(32),
         "22".repeat(32)
     )

@@ -31,6 +31,13 @@ pub enum SocketError {
         /// The error the system call returned.
         errno: rustix::io::Errno,
     },
+    /// Another process listens on the stats socket: another vpnd runs
+    /// with this `stats_path`.
+    #[error("stats_path {}: in use: another vpnd is listening on it (set stats_path)", path.display())]
+    StatsInUse {
+        /// The path.
+        path: PathBuf,
+    },
     /// The stats socket could not be created.
     #[error("stats_path {}: {reason}", path.display())]
     Stats {
@@ -195,6 +202,29 @@ pub const UDP_BUFFER: usize = 4 << 20;
 /// status block and closes.
 pub const STATS_MODE: u32 = 0o660;
 
+/// Whether the stats socket can be made at `path`: `Ok(true)` when a stale
+/// socket (nobody listens) is there to replace, `Ok(false)` when nothing
+/// is; an error when a process listens there, or when something other
+/// than a socket is in its place. `vpnd -n` asks this; the start too.
+pub fn check_stats_path(path: &Path) -> Result<bool, SocketError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(false);
+    };
+    if !meta.file_type().is_socket() {
+        return Err(SocketError::Stats {
+            path: path.to_path_buf(),
+            reason: "exists and is not a socket; not removing it".into(),
+        });
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(SocketError::StatsInUse {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(true)
+}
+
 /// The stats listener at `path`, non-blocking, mode [`STATS_MODE`] whatever
 /// the umask vpnd inherited, owned by root and group `gid`. A stale socket
 /// left by a vpnd that died is replaced; a socket some process still
@@ -207,16 +237,7 @@ pub fn stats_listener(path: &Path, gid: u32) -> Result<UnixListener, SocketError
         path: path.to_path_buf(),
         reason,
     };
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        use std::os::unix::fs::FileTypeExt;
-        if !meta.file_type().is_socket() {
-            return Err(err("exists and is not a socket; not removing it".into()));
-        }
-        if UnixStream::connect(path).is_ok() {
-            return Err(err(
-                "in use: another vpnd is listening on it (set stats_path)".into(),
-            ));
-        }
+    if check_stats_path(path)? {
         std::fs::remove_file(path)
             .map_err(|e| err(format!("cannot remove the stale socket: {e}")))?;
     }

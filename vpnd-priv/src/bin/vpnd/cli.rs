@@ -38,6 +38,11 @@ pub struct Args {
     #[arg(short = 's', long = "status", conflicts_with = "check")]
     pub status: bool,
 
+    /// With -s: print the status as one JSON object (the schema is in
+    /// vpnd(8), STATISTICS), every counter a 64-bit integer.
+    #[arg(short = 'j', long = "json")]
+    pub json: bool,
+
     /// Internal: run as the network process vpnd starts (with the IPC
     /// socket at descriptor 3). Not for use by hand.
     #[arg(long = "net-process", hide = true)]

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::Level;
 
+mod check;
 mod cli;
 mod daemonize;
 mod instances;
@@ -31,6 +32,7 @@ use vpnd_priv::startup::{self, StartError};
 use vpnd_proto::config::Config;
 use vpnd_proto::os_error::without_os_error_codes;
 
+use crate::check::Problem;
 use crate::cli::Args;
 use crate::daemonize::Readiness;
 use crate::load::{LoadError, Loaded};
@@ -62,10 +64,14 @@ fn main() -> ExitCode {
         vpnd_net::inherited::close_from(vpnd_net::child::IPC_FD + 1);
         return net_process(&args);
     }
+    if args.json && !args.status {
+        logging::report_usage("-j is an option of -s", USAGE);
+        return ExitCode::from(sysexits::EX_USAGE);
+    }
     if args.status {
         // Only the socket's path is read: -s needs no key.
         return match loaded(load::load_stats_path(&args.config)) {
-            Ok(stats_path) => status(&stats_path),
+            Ok(stats_path) => status(&stats_path, args.json),
             Err(code) => code,
         };
     }
@@ -80,28 +86,52 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     if args.check {
-        if args.verbose > 0 {
-            print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
-        }
-        match nonce_report::report(&config) {
-            Ok(lines) => print!("{lines}"),
-            Err(e) => {
-                logging::report(Level::Error, &e.to_string());
-                return ExitCode::from(nonce_file_exit_code(&e));
-            }
-        }
-        let neighbours = instances::neighbours(&args.config, &config);
-        let collisions = instances::collisions(&args.config, &config, &neighbours);
-        if !collisions.is_empty() {
-            for c in &collisions {
-                eprintln!("vpnd: {c}");
-            }
-            return ExitCode::from(sysexits::EX_CONFIG);
-        }
-        println!("{}: configuration OK", args.config.display());
-        return ExitCode::SUCCESS;
+        return check(&args, &config);
     }
     run(&args, config)
+}
+
+/// `vpnd -n`: what the start would refuse, every problem, with the exit
+/// status of the first as the start would exit; the nonce values, this
+/// side's public key and, with `-v`, the configuration.
+fn check(args: &Args, config: &Config) -> ExitCode {
+    if args.verbose > 0 {
+        print!("{}", config.to_text(vpnd_proto::config::Secrets::Redacted));
+    }
+    let checked = check::check(config);
+    print!("{}", checked.report);
+    for warning in &checked.warnings {
+        logging::report(Level::Warn, &warning.to_string());
+    }
+    for problem in &checked.problems {
+        logging::report(Level::Error, &problem.to_string());
+    }
+    if let Some(first) = checked.problems.first() {
+        return ExitCode::from(check_exit_code(first));
+    }
+    let neighbours = instances::neighbours(&args.config, config);
+    let collisions = instances::collisions(&args.config, config, &neighbours);
+    if !collisions.is_empty() {
+        for c in &collisions {
+            logging::report(Level::Error, &c.to_string());
+        }
+        return ExitCode::from(sysexits::EX_CONFIG);
+    }
+    match checked.problems.first() {
+        Some(first) => ExitCode::from(check_exit_code(first)),
+        None => {
+            println!("{}: configuration OK", args.config.display());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn check_exit_code(problem: &Problem) -> u8 {
+    match problem {
+        Problem::Preflight(e) => preflight_exit_code(e),
+        Problem::NonceFile { error, .. } => nonce_file_exit_code(error),
+        Problem::Start(e) => start_exit_code(e),
+    }
 }
 
 /// What was read, its warnings printed; or the error printed and its exit
@@ -124,9 +154,15 @@ fn loaded<T>(load: Result<Loaded<T>, LoadError>) -> Result<T, ExitCode> {
     }
 }
 
-/// `vpnd -s`: the status block of the vpnd listening on `stats_path`.
-fn status(stats_path: &Path) -> ExitCode {
-    match status::query(stats_path) {
+/// `vpnd -s`: the status block (`-j`: the JSON object) of the vpnd
+/// listening on `stats_path`.
+fn status(stats_path: &Path, json: bool) -> ExitCode {
+    let format = if json {
+        status::Format::Json
+    } else {
+        status::Format::Text
+    };
+    match status::query(stats_path, format) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -216,7 +252,13 @@ fn run(args: &Args, config: Config) -> ExitCode {
         verbose: args.verbose,
     };
     let started = preflight::check(&config)
-        .map_err(|e| (preflight_exit_code(&e), shown(&e)))
+        .map_err(|problems| {
+            let code = problems
+                .first()
+                .map_or(sysexits::EX_SOFTWARE, preflight_exit_code);
+            let all: Vec<String> = problems.iter().map(|p| shown(p)).collect();
+            (code, all.join("; "))
+        })
         .and_then(|resolved| {
             startup::start(config, resolved, child_logging)
                 .map_err(|e| (start_exit_code(&e), shown(&e)))
@@ -258,7 +300,7 @@ fn shown(e: &dyn std::fmt::Display) -> String {
     without_os_error_codes(&e.to_string()).into_owned()
 }
 
-/// The synopsis of vpnd(8), for the usage line.
+/// The synopsis of vpnd(8), for the usage line (`-j` goes with `-s`).
 const USAGE: &str = "vpnd [-fnsVv] [-c file]";
 
 /// `-h` and `-V` print and succeed; anything else wrong with the command
@@ -304,7 +346,9 @@ fn start_exit_code(e: &StartError) -> u8 {
     use sysexits::*;
     match e {
         StartError::NonceFile { error, .. } => nonce_file_exit_code(error),
-        StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. }) => EX_TEMPFAIL,
+        // Another instance runs with this pid file or stats socket.
+        StartError::PidFile(vpnd_priv::pid_file::PidFileError::Running { .. })
+        | StartError::Socket(vpnd_priv::sockets::SocketError::StatsInUse { .. }) => EX_TEMPFAIL,
         StartError::PidFile(_) | StartError::Directory(_) => EX_CANTCREAT,
         StartError::Tun(_) | StartError::Network(_) | StartError::Socket(_) => EX_OSERR,
         StartError::Spawn(_) => EX_OSERR,

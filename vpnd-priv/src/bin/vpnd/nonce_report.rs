@@ -1,6 +1,7 @@
 //! What `vpnd -n` says about the nonce files: each one's value (as the
 //! peer's `vpnd -n` prints its own, to compare or to reset from) or why
-//! vpnd would not start from it, with the same checks as the start.
+//! vpnd would not start from it or could not write it, with the same
+//! checks as the start.
 
 use std::io::ErrorKind;
 
@@ -9,10 +10,12 @@ use vpnd_priv::nonce_bounds;
 use vpnd_priv::nonce_file::{self, NonceFileError};
 use vpnd_proto::config::Config;
 
-/// One line per nonce file, or the first error that would stop the start.
-pub fn report(config: &Config) -> Result<String, NonceFileError> {
+/// One line per nonce file that the start would take, and for each other
+/// one its parameter and the error that would stop the start.
+pub fn report(config: &Config) -> (String, Vec<(&'static str, NonceFileError)>) {
     let now = vpnd_net::clock::unix_time();
     let mut out = String::new();
+    let mut errors = Vec::new();
     for (name, path, what, absent) in [
         (
             "local_nonce_file",
@@ -42,11 +45,18 @@ pub fn report(config: &Config) -> Result<String, NonceFileError> {
             {
                 unreadable()
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                errors.push((name, e));
+                continue;
+            }
         };
+        if let Err(e) = nonce_file::check_place_writable(path) {
+            errors.push((name, e));
+            continue;
+        }
         out.push_str(&format!("{name} {}: {value}\n", path.display()));
     }
-    Ok(out)
+    (out, errors)
 }
 
 /// Without root the files are usually closed to `vpnd -n`.

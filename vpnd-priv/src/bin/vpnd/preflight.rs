@@ -1,7 +1,9 @@
 //! The start's first checks, which need no root: the user the network
 //! process becomes, the chroot directory it enters, the statistics
-//! socket's group, and the peer's address. Done by the binary before the root part starts
-//! anything, so a refusal here has nothing to undo.
+//! socket's group, and the peer's address, resolved once. Done by the
+//! binary before the root part starts anything, so a refusal here has
+//! nothing to undo; `vpnd -n` runs the same checks but the peer's (a
+//! check of the file needs no resolver).
 
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
@@ -47,22 +49,57 @@ pub enum PreflightError {
     },
 }
 
+/// What this system says of the user and group the configuration names.
+#[derive(Debug, Clone, Copy)]
+pub struct Local {
+    /// `user`'s uid and primary gid (neither 0).
+    pub uid: u32,
+    /// See `uid`.
+    pub gid: u32,
+    /// `stats_group`'s gid (0, root's, unset).
+    pub stats_gid: u32,
+}
+
 /// Checks the user and the chroot directory and resolves the statistics
-/// socket's group and the peer.
-pub fn check(config: &Config) -> Result<Resolved, PreflightError> {
-    let (uid, gid) = resolve_user(config.user.as_str())?;
-    check_chroot(&config.chroot_dir)?;
+/// socket's group and the peer: every problem found, in that order.
+pub fn check(config: &Config) -> Result<Resolved, Vec<PreflightError>> {
+    let local = check_local(config);
+    let peer = resolve_peer(config);
+    match (local, peer) {
+        (Ok(local), Ok(peer)) => Ok(Resolved {
+            uid: local.uid,
+            gid: local.gid,
+            stats_gid: local.stats_gid,
+            peer,
+        }),
+        (local, peer) => {
+            let mut problems = local.err().unwrap_or_default();
+            problems.extend(peer.err());
+            Err(problems)
+        }
+    }
+}
+
+/// The checks of this system alone (no resolver): the user, the chroot
+/// directory and the statistics socket's group, every problem found.
+pub fn check_local(config: &Config) -> Result<Local, Vec<PreflightError>> {
+    let user = resolve_user(config.user.as_str());
+    let chroot = check_chroot(&config.chroot_dir);
     let stats_gid = match &config.stats_group {
-        Some(group) => resolve_group(group.as_str())?,
-        None => 0,
+        Some(group) => resolve_group(group.as_str()),
+        None => Ok(0),
     };
-    let peer = resolve_peer(config)?;
-    Ok(Resolved {
-        uid,
-        gid,
-        stats_gid,
-        peer,
-    })
+    match (user, chroot, stats_gid) {
+        (Ok((uid, gid)), Ok(()), Ok(stats_gid)) => Ok(Local {
+            uid,
+            gid,
+            stats_gid,
+        }),
+        (user, chroot, stats_gid) => Err([user.err(), chroot.err(), stats_gid.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
+    }
 }
 
 /// The gid of the group `name`.
@@ -95,7 +132,9 @@ fn resolve_user(name: &str) -> Result<(u32, u32), PreflightError> {
 }
 
 /// The chroot directory exists, is a directory, is owned by root and is
-/// writable by nobody else.
+/// writable by nobody else. `vpnd -n` run by another user also takes a
+/// directory of that user's, as it takes that user's configuration file;
+/// the start runs as root and so takes root's alone.
 fn check_chroot(path: &Path) -> Result<(), PreflightError> {
     let err = |reason: &str| PreflightError::Chroot {
         path: path.to_path_buf(),
@@ -109,11 +148,18 @@ fn check_chroot(path: &Path) -> Result<(), PreflightError> {
     if !meta.is_dir() {
         return Err(err("is not a directory"));
     }
-    if meta.uid() != 0 {
-        return Err(err("is not owned by root"));
+    let euid = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        return Err(err(&format!(
+            "is not owned by root (owned by uid {}; chown root)",
+            meta.uid()
+        )));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(err("is writable by group or others"));
+        return Err(err(&format!(
+            "is writable by group or others (mode {:04o}; chmod 755)",
+            meta.mode() & 0o7777
+        )));
     }
     Ok(())
 }

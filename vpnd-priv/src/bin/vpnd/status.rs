@@ -1,6 +1,7 @@
 //! `vpnd -s`: asks a running vpnd for its status over the stats socket and
-//! returns the block the network process answers with (see
-//! `vpnd_net::stats_server`).
+//! returns the block (or with `-j` the JSON object) the network process
+//! answers with (see `vpnd_net::stats_server`), checked as the untrusted
+//! text it is.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketType, sockopt};
 
-use vpnd_net::stats_server::{MAX_PENDING, REQUEST_WAIT, STATUS_REQUEST};
+use vpnd_net::stats_server::{MAX_PENDING, REQUEST_WAIT, STATUS_JSON_REQUEST, STATUS_REQUEST};
 use vpnd_priv::printable::printable;
 
 /// How long the daemon may take to answer, all tries and every byte of the
@@ -20,6 +21,33 @@ const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// The largest status block we read.
 const MAX_ANSWER: usize = 64 * 1024;
+
+/// Which status is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The `name: value` block.
+    Text,
+    /// One JSON object (`-j`).
+    Json,
+}
+
+impl Format {
+    fn request(self) -> &'static [u8] {
+        match self {
+            Format::Text => STATUS_REQUEST,
+            Format::Json => STATUS_JSON_REQUEST,
+        }
+    }
+
+    /// True if `answer` is the status rather than Graphite lines, which a
+    /// daemon with every waiting slot taken sends instead.
+    fn is_status(self, answer: &[u8]) -> bool {
+        match self {
+            Format::Text => answer.starts_with(b"vpnd:"),
+            Format::Json => answer.starts_with(b"{"),
+        }
+    }
+}
 
 /// Why there is no status.
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +89,25 @@ pub enum StatusError {
         /// How many connections were tried.
         tries: usize,
     },
+    /// The answer to `status json` is not a JSON object of printable
+    /// ASCII.
+    #[error("{path} answered with no valid status JSON: {reason}")]
+    NotJson {
+        /// `stats_path`.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
-/// The status block of the vpnd listening on `path`, within [`ANSWER_WAIT`].
-pub fn query(path: &Path) -> Result<String, StatusError> {
-    query_within(path, ANSWER_WAIT)
+/// The status of the vpnd listening on `path`, within [`ANSWER_WAIT`].
+pub fn query(path: &Path, format: Format) -> Result<String, StatusError> {
+    query_within(path, format, ANSWER_WAIT)
 }
 
-/// The status block of the vpnd listening on `path`, or an error once
-/// `wait` has passed.
-fn query_within(path: &Path, wait: Duration) -> Result<String, StatusError> {
+/// The status of the vpnd listening on `path`, or an error once `wait`
+/// has passed.
+fn query_within(path: &Path, format: Format, wait: Duration) -> Result<String, StatusError> {
     let deadline = Deadline {
         at: Instant::now() + wait,
         path,
@@ -80,9 +117,16 @@ fn query_within(path: &Path, wait: Duration) -> Result<String, StatusError> {
     // connections expire after REQUEST_WAIT, so a slot comes free.
     let tries = MAX_PENDING + 1;
     for _ in 0..tries {
-        let text = ask(path, &deadline)?;
-        if text.starts_with("vpnd:") {
-            return Ok(text);
+        let answer = ask(path, format.request(), &deadline)?;
+        if format.is_status(&answer) {
+            return match format {
+                // It comes from the unprivileged network process.
+                Format::Text => Ok(printable(&answer)),
+                Format::Json => checked_json(&answer).map_err(|reason| StatusError::NotJson {
+                    path: path.to_owned(),
+                    reason,
+                }),
+            };
         }
         std::thread::sleep(REQUEST_WAIT.min(deadline.left()?));
     }
@@ -119,13 +163,13 @@ impl Deadline<'_> {
 
 /// One connection: the request, then the answer until the daemon closes,
 /// [`MAX_ANSWER`] bytes at most.
-fn ask(path: &Path, deadline: &Deadline) -> Result<String, StatusError> {
+fn ask(path: &Path, request: &[u8], deadline: &Deadline) -> Result<Vec<u8>, StatusError> {
     let mut stream = connect(path, deadline)?;
     let read_error = |source| StatusError::Read {
         path: path.to_owned(),
         source,
     };
-    let mut request = STATUS_REQUEST.to_vec();
+    let mut request = request.to_vec();
     request.push(b'\n');
     // A daemon with every waiting slot taken answers with the Graphite
     // lines at once and closes: our write then fails, the read below gets
@@ -152,8 +196,25 @@ fn ask(path: &Path, deadline: &Deadline) -> Result<String, StatusError> {
         }
     }
     answer.truncate(MAX_ANSWER);
-    // It comes from the unprivileged network process.
-    Ok(printable(&answer))
+    Ok(answer)
+}
+
+/// The network process's JSON, printed as it came once it is known to be
+/// one JSON object of printable ASCII on one line: no escape sequence or
+/// Unicode format character reaches root's terminal, and what a script
+/// parses is what was checked. (The network process writes only ASCII,
+/// escaping what a string would hold beyond it.)
+fn checked_json(answer: &[u8]) -> Result<String, String> {
+    let text = answer.strip_suffix(b"\n").unwrap_or(answer);
+    if let Some(at) = text.iter().position(|b| !(b' '..=b'~').contains(b)) {
+        return Err(format!("byte {at} is not printable ASCII"));
+    }
+    let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(format!("{text}\n")),
+        Ok(_) => Err("not a JSON object".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Connects within the deadline: on Linux a connect to a listener whose
@@ -212,7 +273,7 @@ mod tests {
         let server = dribbling_server(&path, Duration::from_millis(400));
         let wait = Duration::from_secs(2);
         let started = Instant::now();
-        let result = query_within(&path, wait);
+        let result = query_within(&path, Format::Text, wait);
         let took = started.elapsed();
         assert!(
             matches!(result, Err(StatusError::Timeout { .. })),
@@ -229,11 +290,38 @@ mod tests {
         let _listener = UnixListener::bind(&path).unwrap();
         let wait = Duration::from_secs(1);
         let started = Instant::now();
-        let result = query_within(&path, wait);
+        let result = query_within(&path, Format::Text, wait);
         assert!(
             matches!(result, Err(StatusError::Timeout { .. })),
             "{result:?}"
         );
         assert!(started.elapsed() < wait + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn json_is_printed_as_it_came_only_when_it_is_an_object_of_printable_ascii() {
+        let good = b"{\"vpnd\":\"0.1.0\",\"counters\":{\"keys\":18446744073709551615}}\n";
+        assert_eq!(
+            checked_json(good).unwrap().as_bytes(),
+            good.as_slice(),
+            "printed as it came"
+        );
+        for (bad, why) in [
+            (
+                b"{\"peer\":\"\x1b[2J\"}\n".as_slice(),
+                "not printable ASCII",
+            ),
+            (
+                "{\"peer\":\"\u{202e}\"}\n".as_bytes(),
+                "not printable ASCII",
+            ),
+            (b"{\"vpnd\":".as_slice(), "EOF"),
+            (b"[1,2]\n".as_slice(), "not a JSON object"),
+            (b"{\"a\":1}\n{\"b\":2}\n".as_slice(), "not printable ASCII"),
+            (b"{\"a\":1} {\"b\":2}".as_slice(), "trailing"),
+        ] {
+            let e = checked_json(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
     }
 }
