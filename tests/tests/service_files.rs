@@ -260,10 +260,15 @@ fn the_rc_d_scripts_configtest_reads_the_real_vpnds_pid_file() {
     let conf = |extra: &str| {
         use std::os::unix::fs::PermissionsExt;
         let path = prefix.join("etc/vpnd.conf");
+        // A user and a chroot directory that exist everywhere, the nonce
+        // files here: vpnd -n checks them on this system.
         let text = format!(
-            "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n{extra}",
+            "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n\
+             user: nobody\nchroot_dir: /\nlocal_nonce_file: {}\nremote_nonce_file: {}\n{extra}",
             "11".repeat(32),
-            "22".repeat(32)
+            "22".repeat(32),
+            prefix.join("local.nonce").display(),
+            prefix.join("remote.nonce").display()
         );
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -299,8 +304,11 @@ fn a_profiles_instance_has_the_pid_file_the_rc_d_script_expects() {
     std::fs::create_dir(&confs).unwrap();
     std::fs::set_permissions(&confs, std::fs::Permissions::from_mode(0o700)).unwrap();
     let path = confs.join("site_b.conf");
+    // A user and a chroot directory that exist everywhere (vpnd -n checks
+    // them); the nonce files in the state directory the start makes.
     let text = format!(
-        "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n",
+        "role: net-gw\nlocal_sk: {}\nremote_pk: {}\nremote_host: 198.18.0.2\n\
+         user: nobody\nchroot_dir: /\n",
         "11".repeat(32),
         "22".repeat(32)
     );
